@@ -1,0 +1,5 @@
+import sys
+
+from thermocc.cli import main
+
+sys.exit(main())
