@@ -22,6 +22,7 @@ RAM_WORDS = 832
 REG_STATUS = 0x8000
 REG_CONTROL = 0x800D
 REG_I2C_CONFIG = 0x800F
+STATUS_NEW_DATA = 0x0008
 REFRESH_RATES_HZ = (0.5, 1, 2, 4, 8, 16, 32, 64)
 _K = 273.15
 # Datasheet noise (C rms) by refresh rate for the 110x75 (BAA) and 55x35 (BAB) variants.
@@ -285,13 +286,6 @@ class SimMLX90640:
                     t -= f / d
                 self.represented_c[p] = t
                 self.quantum_c[p] = gain / (to_x * _radiance_slope(t, r, tatr, corr_r, ks, ct))
-
-    # -- what the driver should see ---------------------------------------------------
-    def expected_ta(self):
-        return self.die_c
-
-
-STATUS_NEW_DATA = 0x0008
 
 
 def _radiance(to_c, r, tatr, corr_r, ks, ct):
