@@ -258,6 +258,24 @@ class MLX90640:
         self.frames += 1
         return self.frame
 
+    def poll_frame(self):
+        """Non-blocking: read the waiting subpage, if any. Returns the frame once both
+        subpages are fresh, else None. Faults are counted, then raised as SensorError
+        (no retries here: the caller's loop comes back on its next pass)."""
+        try:
+            if not self.subpage_ready():
+                return None
+            self.read_subpage()
+        except SensorError as e:
+            self.error_counts[e.kind] += 1
+            raise
+        if self._fresh != 3:
+            return None
+        self._fresh = 0
+        self._repair_bad_pixels()
+        self.frames += 1
+        return self.frame
+
     def read_subpage(self):
         """Wait for, read and compute one subpage; returns its number (0 or 1)."""
         status = self._wait_new_data()

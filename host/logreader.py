@@ -1,0 +1,107 @@
+"""Read SD log files pulled from boards (format: thermocc_shared.logformat, docs/formats.md).
+
+Every complete record is recovered; damaged bytes (a record cut by a power loss, a bad
+CRC, garbage) are skipped, reported with their offset and reason, and reading resumes
+at the next good record.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from thermocc_shared import logformat as lf
+from thermocc_shared import wire
+
+
+@dataclass
+class Damage:
+    file: str
+    offset: int
+    length: int
+    reason: str
+
+
+@dataclass
+class LogContents:
+    header: dict | None = None
+    blobs: list = field(default_factory=list)     # decoded blob records (dicts), camera id added
+    raw: list = field(default_factory=list)       # (record dict, float32[768] C)
+    events: list = field(default_factory=list)    # decoded JSON events
+    damage: list = field(default_factory=list)    # Damage entries
+    records: int = 0
+
+
+def iter_records(data: bytes, name: str = "?"):
+    """Yield ("ok", rtype, payload, offset) for good records, ("damaged", Damage) otherwise."""
+    offset = 0
+    end = len(data)
+    while offset < end:
+        status, rtype, start, n, nxt = lf.check_record(data, offset)
+        if status == "ok":
+            yield "ok", rtype, data[start:start + n], offset
+            offset = nxt
+            continue
+        if status == "short":
+            yield "damaged", Damage(name, offset, end - offset,
+                                    "record cut short (power loss?): %d of %d bytes"
+                                    % (end - offset, lf.FRAMING + n if n else lf.HEAD_SIZE))
+            # A cut record may hide good records after it only if the cut was not at the
+            # end; look for the next sync marker past its start.
+            nxt = lf.find_sync(data, offset + 1)
+            if nxt >= end:
+                return
+            offset = nxt
+            continue
+        nxt = lf.find_sync(data, offset + 1)
+        yield "damaged", Damage(name, offset, nxt - offset,
+                                "bad record (CRC, length or type wrong); %d bytes skipped" % (nxt - offset))
+        offset = nxt
+
+
+def read_log(path: str | Path, contents: LogContents | None = None) -> LogContents:
+    path = Path(path)
+    data = path.read_bytes()
+    out = contents or LogContents()
+    cameras: list[str] = list(out.header.get("cameras", [])) if out.header else []
+    for item in iter_records(data, path.name):
+        if item[0] == "damaged":
+            out.damage.append(item[1])
+            continue
+        _, rtype, payload, offset = item
+        try:
+            if rtype == lf.RECORD_HEADER:
+                out.header = json.loads(payload)
+                cameras = list(out.header.get("cameras", []))
+            elif rtype == lf.RECORD_BLOBS:
+                rec = lf.decode_blobs(payload)
+                rec["camera_id"] = cameras[rec["camera"]] if rec["camera"] < len(cameras) else "cam%d" % rec["camera"]
+                out.blobs.append(rec)
+            elif rtype == lf.RECORD_RAW:
+                rec = lf.decode_raw_head(payload)
+                rec["camera_id"] = cameras[rec["camera"]] if rec["camera"] < len(cameras) else "cam%d" % rec["camera"]
+                temps = np.frombuffer(payload, "<i2", lf.PIXELS, lf.RAW_HEAD_SIZE).astype(np.float32) / 100
+                out.raw.append((rec, temps))
+            elif rtype == lf.RECORD_EVENT:
+                out.events.append(json.loads(payload))
+            out.records += 1
+        except (ValueError, lf.LogFormatError) as e:
+            out.damage.append(Damage(path.name, offset, len(payload) + lf.FRAMING,
+                                     "record with a good CRC does not decode: %s" % e))
+    return out
+
+
+def read_logs(folder: str | Path) -> LogContents:
+    """All *.tlg files of one node's folder, oldest first."""
+    out = LogContents()
+    for path in sorted(Path(folder).glob("*.tlg")):
+        read_log(path, out)
+    return out
+
+
+def blob_messages(contents: LogContents, node: str | None = None) -> list[dict]:
+    """The blob records as the dicts the MQTT path delivers (same encoder, same validation)."""
+    node = node or (contents.header or {}).get("node", "unknown")
+    return [wire.parse_blob_message(wire.blob_message(rec, node, rec["camera_id"])) for rec in contents.blobs]

@@ -1,0 +1,129 @@
+# The MQTT contract between boards and host: topics and the blob message (schema 1).
+# The board builds messages from SD log records (live and backlog go through the same
+# function, so a resent message is byte-identical); the host validates them here.
+# Numbers are formatted from integers, so MicroPython and CPython write the same bytes.
+# docs/mqtt.md documents every topic and field.
+import json
+
+SCHEMA = 1
+MAX_MESSAGE_BYTES = 16384
+KIND_NAMES = ("person", "hot")
+ROWS = 24
+COLS = 32
+
+
+class WireError(ValueError):
+    pass
+
+
+def node_topic(prefix, site, room, node, leaf):
+    """<prefix>/<site>/<room>/<node>/<leaf>: availability, status, cmd, reply, logs."""
+    return "%s/%s/%s/%s/%s" % (prefix, site, room, node, leaf)
+
+
+def camera_topic(prefix, site, room, node, camera, leaf):
+    """<prefix>/<site>/<room>/<node>/<camera>/<leaf>: blobs, snapshot."""
+    return "%s/%s/%s/%s/%s/%s" % (prefix, site, room, node, camera, leaf)
+
+
+def split_topic(topic):
+    """(prefix, site, room, node, camera or None, leaf) of a thermocc topic, or None."""
+    parts = topic.split("/")
+    if len(parts) == 5:
+        return parts[0], parts[1], parts[2], parts[3], None, parts[4]
+    if len(parts) == 6:
+        return parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]
+    return None
+
+
+def _fixed(value, scale_digits):
+    # Integer in units of 10**-scale_digits -> decimal text, e.g. (-105, 2) -> "-1.05".
+    sign = "-" if value < 0 else ""
+    value = -value if value < 0 else value
+    unit = 10 ** scale_digits
+    return "%s%d.%0*d" % (sign, value // unit, scale_digits, value % unit)
+
+
+def blob_message(record, node, camera):
+    """JSON text of one blob message from a decoded RECORD_BLOBS (thermocc_shared.logformat)."""
+    r = record
+    parts = ['{"v":%d,"node":"%s","cam":"%s","seq":%d,"t":%d,"sync":%s,"amb":%s,"min":%s,"max":%s,'
+             '"mean":%s,"warm":%d,"small":%d,"overflow":%d,"blobs":['
+             % (SCHEMA, node, camera, r["seq"], r["utc_ms"], "true" if r["flags"] & 1 else "false",
+                _fixed(r["ambient"], 2), _fixed(r["min"], 2), _fixed(r["max"], 2), _fixed(r["mean"], 2),
+                r["warm"], r["small"], r["overflow"])]
+    first = True
+    for cx, cy, c0, r0, c1, r1, n, peak, mean, kind in r["blobs"]:
+        parts.append('%s{"x":%s,"y":%s,"box":[%d,%d,%d,%d],"n":%d,"peak":%s,"mean":%s,"kind":"%s"}'
+                     % ("" if first else ",", _fixed(cx, 3), _fixed(cy, 3), c0, r0, c1, r1, n,
+                        _fixed(peak, 2), _fixed(mean, 2), KIND_NAMES[kind] if kind < 2 else "hot"))
+        first = False
+    parts.append("]}")
+    return "".join(parts)
+
+
+# -- host side: validation of what arrives ----------------------------------------------
+def _number(msg, key, lo, hi):
+    v = msg.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise WireError("field %r must be a number, got %r" % (key, v))
+    if not lo <= v <= hi:
+        raise WireError("field %r = %r is outside %s..%s" % (key, v, lo, hi))
+    return v
+
+
+def _int(msg, key, lo, hi):
+    v = msg.get(key)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise WireError("field %r must be an integer, got %r" % (key, v))
+    if not lo <= v <= hi:
+        raise WireError("field %r = %r is outside %s..%s" % (key, v, lo, hi))
+    return v
+
+
+def _text(msg, key):
+    v = msg.get(key)
+    if not isinstance(v, str) or not v or len(v) > 64:
+        raise WireError("field %r must be a non-empty string of at most 64 characters" % key)
+    return v
+
+
+def parse_blob_message(payload):
+    """Validate a blob message (bytes or str); returns the decoded dict or raises WireError."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise WireError("message of %d bytes exceeds %d" % (len(payload), MAX_MESSAGE_BYTES))
+    try:
+        msg = json.loads(payload)
+    except ValueError as e:
+        raise WireError("not JSON: %s" % e)
+    if not isinstance(msg, dict):
+        raise WireError("not a JSON object")
+    if msg.get("v") != SCHEMA:
+        raise WireError("schema version %r, this host reads %d" % (msg.get("v"), SCHEMA))
+    _text(msg, "node")
+    _text(msg, "cam")
+    _int(msg, "seq", 0, 0xFFFFFFFF)
+    _int(msg, "t", 0, 2 ** 53)
+    if not isinstance(msg.get("sync"), bool):
+        raise WireError("field 'sync' must be true or false")
+    for key in ("amb", "min", "max", "mean"):
+        _number(msg, key, -60, 400)
+    _int(msg, "warm", 0, ROWS * COLS)
+    blobs = msg.get("blobs")
+    if not isinstance(blobs, list) or len(blobs) > 200:
+        raise WireError("field 'blobs' must be a list of at most 200 blobs")
+    for b in blobs:
+        if not isinstance(b, dict):
+            raise WireError("each blob must be a JSON object")
+        _number(b, "x", 0, COLS - 1)
+        _number(b, "y", 0, ROWS - 1)
+        box = b.get("box")
+        if (not isinstance(box, list) or len(box) != 4 or any(isinstance(v, bool) or not isinstance(v, int) for v in box)
+                or not (0 <= box[0] <= box[2] < COLS and 0 <= box[1] <= box[3] < ROWS)):
+            raise WireError("blob 'box' must be [col0, row0, col1, row1] inside the 32 x 24 frame, got %r" % (box,))
+        _int(b, "n", 1, ROWS * COLS)
+        _number(b, "peak", -60, 400)
+        _number(b, "mean", -60, 400)
+        if b.get("kind") not in KIND_NAMES:
+            raise WireError("blob 'kind' must be one of %s, got %r" % (KIND_NAMES, b.get("kind")))
+    return msg
