@@ -1,8 +1,8 @@
 """The numba twin of thermocc_shared.detect, for replaying many raw frames on the host.
 
-Same algorithm, same order of operations and float32 storage as the shared detector
-(which runs on the boards); tests/test_detect_twin.py proves the two give the same
-blobs. Change both together or neither.
+Same algorithm and the same integer arithmetic on centi-degrees as the shared detector
+(which runs on the boards), so the two agree exactly; tests/test_detect.py proves it
+with a hypothesis property test. Change both together or neither.
 """
 from __future__ import annotations
 
@@ -16,101 +16,111 @@ ROWS = ref.ROWS
 COLS = ref.COLS
 STAT_FIELDS = ref.STAT_FIELDS
 HIST_BINS = ref.HIST_BINS
-HIST_STEP = ref.HIST_STEP
-HIST_LOW = ref.HIST_LOW
+HIST_STEP_CD = ref.HIST_STEP_CD
+HIST_LOW_CD = ref.HIST_LOW_CD
+assert HIST_LOW_CD == -HIST_BINS * HIST_STEP_CD // 2
+BG_FRAC = ref.BG_FRAC
+FRINGE_SLOWDOWN_SHIFT = ref.FRINGE_SLOWDOWN_SHIFT
+CD_MIN = ref.CD_MIN
+CD_MAX = ref.CD_MAX
+NEIGHBOURS = np.array(ref._NEIGHBOURS, np.int64)
 
-# Columns of FrameSummary rows (per frame): what Detector exposes after detect().
+# Columns of the per-frame summary: what the shared Detector exposes after detect()
+# (temperatures in centi-degrees, as its *_cd attributes).
 AMBIENT, OFFSET, FRAME_MIN, FRAME_MAX, FRAME_MEAN, WARM, COUNT, PEOPLE, HOT, SMALL, OVERFLOW = range(11)
 SUMMARY_FIELDS = 11
 
 
 @njit(cache=True)
-def _median_offset(frame, bg, mask, hist):
+def _convert(frame, cd):
+    for i in range(PIXELS):
+        x = np.float64(frame[i]) * 100
+        if x >= CD_MAX:
+            cd[i] = CD_MAX
+        elif x <= CD_MIN:
+            cd[i] = CD_MIN
+        else:
+            cd[i] = np.int64(np.rint(x))    # half-even, as Python's round()
+
+
+@njit(cache=True)
+def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
+    _convert(frame, cd)
     hist[:] = 0
-    n = 0
     top = HIST_BINS - 1
     for i in range(PIXELS):
-        if mask[i]:
-            continue
-        v = (np.float64(frame[i]) - np.float64(bg[i]) - HIST_LOW) / HIST_STEP
-        if v < 1:
+        k = (cd[i] - (bg[i] >> BG_FRAC) - HIST_LOW_CD) // HIST_STEP_CD
+        if k < 0:
             k = 0
-        elif v >= top:
+        elif k > top:
             k = top
-        else:
-            k = int(v)
         hist[k] += 1
-        n += 1
-    if n == 0:
-        return 0.0
-    half = (n + 1) // 2
+    for i in masked:
+        k = (cd[i] - (bg[i] >> BG_FRAC) - HIST_LOW_CD) // HIST_STEP_CD
+        if k < 0:
+            k = 0
+        elif k > top:
+            k = top
+        hist[k] -= 1
+    if unmasked == 0:
+        return 0
+    half = (unmasked + 1) // 2
     seen = 0
     for k in range(HIST_BINS):
         seen += hist[k]
         if seen >= half:
-            return HIST_LOW + (k + 0.5) * HIST_STEP
-    return 0.0
+            return HIST_LOW_CD + k * HIST_STEP_CD + HIST_STEP_CD // 2
+    return 0
 
 
 @njit(cache=True)
-def _prime(frame, bg, mask, hist):
-    total = 0.0
-    n = 0
+def _prime(frame, cd, bg, masked, unmasked, hist):
+    _convert(frame, cd)
+    total = np.int64(0)
     for i in range(PIXELS):
-        if not mask[i]:
-            total += np.float64(frame[i])
-            n += 1
-    level = total / n if n else 0.0
+        total += cd[i]
+    for i in masked:
+        total -= cd[i]
+    level = total // unmasked if unmasked else 0
     for i in range(PIXELS):
-        bg[i] = level
-    level += _median_offset(frame, bg, mask, hist)
+        bg[i] = level << BG_FRAC
+    level += _convert_and_offset(frame, cd, bg, masked, unmasked, hist)
     for i in range(PIXELS):
-        bg[i] = level
+        bg[i] = level << BG_FRAC
 
 
 @njit(cache=True)
-def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_blobs,
+def _detect_one(frame, cd, bg, thr, masked, unmasked, threshold, shift, min_pixels, max_person, max_blobs,
                 hist, excess, labels, stack, stats, summary):
-    offset = _median_offset(frame, bg, mask, hist)
-    fringe = threshold / 2
-    lo = 1e9
-    hi = -1e9
-    total = 0.0
-    bg_total = 0.0
-    n = 0
+    offset = _convert_and_offset(frame, cd, bg, masked, unmasked, hist)
+    fringe = threshold // 2
+    slow = shift + FRINGE_SLOWDOWN_SHIFT
+    labels[:] = 0
     warm = 0
     for i in range(PIXELS):
-        t = np.float64(frame[i])
-        b = np.float64(bg[i])
-        e = t - (b + offset)
-        excess[i] = e
-        if mask[i]:
-            labels[i] = 0
-            continue
-        n += 1
-        total += t
-        bg_total += b
-        if t < lo:
-            lo = t
-        if t > hi:
-            hi = t
-        if e > threshold:
+        t = cd[i]
+        b = bg[i]
+        e = t - (b >> BG_FRAC) - offset
+        if e > thr[i]:
             labels[i] = 1
+            excess[i] = e
             warm += 1
+        elif e < fringe:
+            bg[i] = b + (((t << BG_FRAC) - b) >> shift)
         else:
-            labels[i] = 0
-            if e < fringe:
-                bg[i] = b + alpha * (t - b)
-    if n:
-        summary[FRAME_MIN] = lo
-        summary[FRAME_MAX] = hi
-        summary[FRAME_MEAN] = total / n
-        summary[AMBIENT] = bg_total / n + offset
-    else:
-        summary[FRAME_MIN] = 0.0
-        summary[FRAME_MAX] = 0.0
-        summary[FRAME_MEAN] = 0.0
-        summary[AMBIENT] = 0.0
+            bg[i] = b + (((t << BG_FRAC) - b) >> slow)
+    total = np.int64(0)
+    lo = CD_MAX
+    hi = CD_MIN
+    for i in range(PIXELS):
+        total += cd[i]
+        if cd[i] < lo:
+            lo = cd[i]
+        if cd[i] > hi:
+            hi = cd[i]
+    summary[FRAME_MIN] = lo
+    summary[FRAME_MAX] = hi
+    summary[FRAME_MEAN] = total // PIXELS
     summary[OFFSET] = offset
     summary[WARM] = warm
     count = 0
@@ -118,6 +128,7 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
     hot = 0
     small = 0
     overflow = 0
+    warm_total = 0
     if warm:
         for seed in range(PIXELS):
             if labels[seed] != 1:
@@ -125,11 +136,11 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
             labels[seed] = 2
             stack[0] = seed
             top = 1
-            sw = 0.0
-            swx = 0.0
-            swy = 0.0
-            st = 0.0
-            peak = -1e9
+            sw = 0
+            swx = 0
+            swy = 0
+            st = 0
+            peak = CD_MIN
             c0 = COLS
             r0 = ROWS
             c1 = -1
@@ -138,10 +149,10 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
             while top:
                 top -= 1
                 p = stack[top]
-                r = p // COLS
-                c = p - r * COLS
-                w = np.float64(excess[p])
-                t = np.float64(frame[p])
+                r = p >> 5
+                c = p & 31
+                w = excess[p]
+                t = cd[p]
                 sw += w
                 swx += w * c
                 swy += w * r
@@ -157,19 +168,17 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
                 if r > r1:
                     r1 = r
                 npix += 1
-                for dr in (-1, 0, 1):
-                    rr = r + dr
-                    if rr < 0 or rr >= ROWS:
+                for d in NEIGHBOURS:
+                    q = p + d
+                    if q < 0 or q >= PIXELS or labels[q] != 1:
                         continue
-                    for dc in (-1, 0, 1):
-                        cc = c + dc
-                        if cc < 0 or cc >= COLS:
-                            continue
-                        q = rr * COLS + cc
-                        if labels[q] == 1:
-                            labels[q] = 2
-                            stack[top] = q
-                            top += 1
+                    dc = (q & 31) - c
+                    if dc > 1 or dc < -1:
+                        continue
+                    labels[q] = 2
+                    stack[top] = q
+                    top += 1
+            warm_total += st
             if npix < min_pixels:
                 small += 1
                 continue
@@ -183,8 +192,8 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
             stats[count, 4] = c1
             stats[count, 5] = r1
             stats[count, 6] = npix
-            stats[count, 7] = peak
-            stats[count, 8] = st / npix
+            stats[count, 7] = peak / 100
+            stats[count, 8] = st / npix / 100
             if peak > max_person:
                 stats[count, 9] = 1
                 hot += 1
@@ -192,6 +201,10 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
                 stats[count, 9] = 0
                 people += 1
             count += 1
+    for i in masked:
+        total -= cd[i]
+    quiet = unmasked - warm
+    summary[AMBIENT] = (total - warm_total) // quiet if quiet > 0 else 0
     summary[COUNT] = count
     summary[PEOPLE] = people
     summary[HOT] = hot
@@ -200,19 +213,19 @@ def _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_b
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, primed, mask, threshold, alpha, min_pixels, max_person, max_blobs,
-                   stats, summary):
+def _detect_frames(frames, bg, primed, thr, masked, unmasked, threshold, shift, min_pixels, max_person,
+                   max_blobs, stats, summary):
     hist = np.zeros(HIST_BINS, np.int64)
-    excess = np.zeros(PIXELS, np.float32)
+    cd = np.zeros(PIXELS, np.int64)
+    excess = np.zeros(PIXELS, np.int64)
     labels = np.zeros(PIXELS, np.uint8)
     stack = np.zeros(PIXELS, np.int64)
     for f in range(frames.shape[0]):
-        frame = frames[f]
         if not primed:
-            _prime(frame, bg, mask, hist)
+            _prime(frames[f], cd, bg, masked, unmasked, hist)
             primed = True
-        _detect_one(frame, bg, mask, threshold, alpha, min_pixels, max_person, max_blobs,
-                    hist, excess, labels, stack, stats[f], summary[f])
+        _detect_one(frames[f], cd, bg, thr, masked, unmasked, threshold, shift, min_pixels, max_person,
+                    max_blobs, hist, excess, labels, stack, stats[f], summary[f])
     return primed
 
 
@@ -220,29 +233,33 @@ class FastDetector:
     """Bulk detection with the settings and running state of one camera.
 
     detect_frames(frames) takes an (N, 768) array of C and returns (stats, summary):
-    stats (N, max_blobs, STAT_FIELDS) float32 with rows laid out as in the shared
-    detector, summary (N, SUMMARY_FIELDS) float64; the background carries over between calls.
+    stats (N, max_blobs, STAT_FIELDS) float32 laid out as the shared detector's stats,
+    summary (N, SUMMARY_FIELDS) int64 (centi-degrees and counts); the background carries
+    over between calls.
     """
 
     def __init__(self, threshold_c=5.0, min_pixels=3, max_person_c=40.0, mask=None,
-                 background_alpha=1 / 128, max_blobs=24):
+                 background_shift=7, max_blobs=24):
         # Validation is the shared detector's: one set of rules for both.
-        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_alpha, max_blobs)
-        self.threshold_c = checked.threshold_c
+        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_shift, max_blobs)
+        self.threshold_cd = checked.threshold_cd
         self.min_pixels = checked.min_pixels
-        self.max_person_c = checked.max_person_c
-        self.background_alpha = checked.background_alpha
+        self.max_person_cd = checked.max_person_cd
+        self.background_shift = checked.background_shift
         self.max_blobs = checked.max_blobs
         self.mask = np.frombuffer(bytes(checked.mask), np.uint8).copy()
-        self.background = np.zeros(PIXELS, np.float32)
+        self.masked = np.flatnonzero(self.mask).astype(np.int64)
+        self.unmasked = PIXELS - len(self.masked)
+        self.thr = np.where(self.mask > 0, CD_MAX, checked.threshold_cd).astype(np.int64)
+        self.background = np.zeros(PIXELS, np.int64)
         self.primed = False
 
     def detect_frames(self, frames):
         frames = np.ascontiguousarray(frames, dtype=np.float32).reshape(-1, PIXELS)
         n = frames.shape[0]
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
-        summary = np.zeros((n, SUMMARY_FIELDS), np.float64)
-        self.primed = _detect_frames(frames, self.background, self.primed, self.mask,
-                                     self.threshold_c, self.background_alpha, self.min_pixels,
-                                     self.max_person_c, self.max_blobs, stats, summary)
+        summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
+        self.primed = _detect_frames(frames, self.background, self.primed, self.thr, self.masked,
+                                     self.unmasked, self.threshold_cd, self.background_shift, self.min_pixels,
+                                     self.max_person_cd, self.max_blobs, stats, summary)
         return stats, summary

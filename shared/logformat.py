@@ -12,6 +12,8 @@
 # documents every field.
 import struct
 
+from thermocc_shared.detect import centi
+
 try:
     from binascii import crc32
 except ImportError:  # a MicroPython build without binascii.crc32
@@ -67,16 +69,6 @@ if crc32 is None:
         return crc ^ 0xFFFFFFFF
 
 
-def centi(value):
-    """C -> int16 centi-degrees, rounding half up the same way on every interpreter."""
-    v = int(value * 100 + 100000.5) - 100000
-    if v > 32767:
-        return 32767
-    if v < -32768:
-        return -32768
-    return v
-
-
 def milli_px(value):
     v = int(value * 1000 + 0.5)
     return 0 if v < 0 else (65535 if v > 65535 else v)
@@ -101,8 +93,8 @@ def encode_blobs(detector, camera_index, seq, utc_ms, flags, out=None):
     """Payload of a RECORD_BLOBS from the detector's last frame (bytearray `out` reused)."""
     d = detector
     buf = out if out is not None else bytearray()
-    buf[:] = struct.pack(BLOBS_HEAD, camera_index, flags, seq, utc_ms, centi(d.ambient),
-                         centi(d.frame_min), centi(d.frame_max), centi(d.frame_mean),
+    buf[:] = struct.pack(BLOBS_HEAD, camera_index, flags, seq, utc_ms, d.ambient_cd,
+                         d.min_cd, d.max_cd, d.mean_cd,
                          d.warm_pixels, d.count, min(d.small, 255), min(d.overflow, 255))
     s = d.stats
     for k in range(d.count):

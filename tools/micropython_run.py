@@ -2,6 +2,12 @@
 
 The device and shared packages are copied into a folder mounted read-only at /input,
 as /input/thermocc_device and /input/thermocc_shared, the same names they have on a board.
+
+One rule for guest code: this WASI build cannot scan its native stack, so a garbage
+collection (explicit or automatic) may free objects still in use and trap later. Guest
+code that allocates much runs with gc.disable() and keeps its total allocation under
+the ~1 MB heap (split long work over several runs); gc.mem_alloc() then counts every
+byte allocated, which is what the heap figures report.
 """
 from __future__ import annotations
 

@@ -1,0 +1,83 @@
+"""Test frames for the detector: plausible rooms and adversarial cases."""
+import numpy as np
+
+ROWS, COLS, PIXELS = 24, 32, 768
+
+
+def room(rng, people=3, air=22.0, noise=0.2):
+    f = air + rng.normal(0, noise, PIXELS) + np.linspace(-0.5, 0.5, COLS)[np.arange(PIXELS) % COLS]
+    rr, cc = np.divmod(np.arange(PIXELS), COLS)
+    for _ in range(people):
+        r, c = rng.uniform(0, ROWS), rng.uniform(0, COLS)
+        peak, radius = rng.uniform(28, 36), rng.uniform(0.8, 2.5)
+        f = np.maximum(f, air + (peak - air) * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / radius ** 2))
+    return f.astype(np.float32)
+
+
+def spiral(hot=35.0, cold=20.0):
+    f = np.full((ROWS, COLS), cold, np.float32)
+    top, left, bottom, right = 0, 0, ROWS - 1, COLS - 1
+    while top <= bottom and left <= right:
+        f[top, left:right + 1] = hot
+        f[top:bottom + 1, right] = hot
+        f[bottom, left:right + 1] = hot
+        f[top + 2:bottom + 1, left] = hot
+        if top + 2 <= bottom:
+            f[top + 2, left:left + 3] = hot
+        top, left, bottom, right = top + 4, left + 4, bottom - 2, right - 4
+    return f.ravel()
+
+
+def adversarial(rng):
+    """A list of (name, frame) covering the cases a flood fill gets wrong."""
+    out = []
+    out.append(("all hot", np.full(PIXELS, 40.0, np.float32)))
+    out.append(("all cold", np.full(PIXELS, -20.0, np.float32)))
+    board = (np.add.outer(np.arange(ROWS), np.arange(COLS)) % 2).astype(np.float32)
+    out.append(("checkerboard", (22 + 13 * board).ravel()))
+    out.append(("coarse checkerboard", (22 + 13 * ((np.add.outer(np.arange(ROWS) // 2, np.arange(COLS) // 2) % 2)
+                                                   .astype(np.float32))).ravel()))
+    singles = np.full(PIXELS, 22.0, np.float32)
+    singles[rng.choice(PIXELS, 40, replace=False)] = 34.0
+    out.append(("single pixels", singles))
+    out.append(("spiral", spiral()))
+    out.append(("extremes", rng.uniform(-1e6, 1e6, PIXELS).astype(np.float32)))
+    out.append(("sensor range", rng.uniform(-40, 300, PIXELS).astype(np.float32)))
+    out.append(("uniform noise", rng.uniform(0, 100, PIXELS).astype(np.float32)))
+    edges = np.full((ROWS, COLS), 22.0, np.float32)
+    edges[0, :] = edges[-1, :] = edges[:, 0] = edges[:, -1] = 33.0
+    out.append(("frame border", edges.ravel()))
+    diag = np.full((ROWS, COLS), 22.0, np.float32)
+    for k in range(ROWS):
+        diag[k, k] = 33.0
+    out.append(("diagonal line (8-connected)", diag.ravel()))
+    hot_obj = room(rng, 2)
+    hot_obj[300:303] = 90.0
+    out.append(("kettle", hot_obj))
+    return out
+
+
+def detector_cases():
+    """Detector settings the cross-interpreter tests run through."""
+    return [
+        {},
+        {"threshold_c": 3.0, "min_pixels": 1},
+        {"threshold_c": 8.0, "min_pixels": 5, "max_person_c": 33.0},
+        {"mask": [[0, 0, 3, 31], [10, 10, 12, 14]], "max_blobs": 3},
+        {"background_shift": 2, "min_pixels": 2},
+    ]
+
+
+def sequence(rng, n=20):
+    """Frames of a room where people come and go, the air drifts and one adversarial frame drops in."""
+    frames = []
+    air = 21.0
+    for k in range(n):
+        air += rng.normal(0, 0.05)
+        frames.append(room(rng, people=int(rng.integers(0, 6)), air=air))
+    return frames
+
+
+def to_list(frame):
+    return [float(v) for v in np.asarray(frame, np.float32)]
+

@@ -1,0 +1,268 @@
+"""The shared detector: behaviour on constructed scenes, an independent labelling oracle,
+identical results on real MicroPython, and the numba twin proven equal."""
+import binascii
+import struct
+from array import array
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy import ndimage
+
+from thermocc_shared import detect as det
+from thermocc_tools import micropython_run
+
+from frames import adversarial, detector_cases, room, sequence, spiral, to_list
+
+EIGHT = np.ones((3, 3), int)
+
+
+def frame_of(values):
+    return array("f", [float(v) for v in values])
+
+
+def blobs(d):
+    return [d.blob(k) for k in range(d.count)]
+
+
+def person(air=22.0, at=(10, 12), peak=33.0, radius=1.8):
+    rr, cc = np.divmod(np.arange(768), 32)
+    f = np.full(768, air) + 0.3 * (cc / 31 - 0.5)
+    return np.maximum(f, air + (peak - air) * np.exp(-((rr - at[0]) ** 2 + (cc - at[1]) ** 2) / radius ** 2))
+
+
+def test_one_person_found_at_its_place_with_ambient():
+    d = det.Detector()
+    d.detect(frame_of(person()))
+    (b,) = blobs(d)
+    cx, cy, c0, r0, c1, r1, n, peak, mean, kind = b
+    assert kind == det.KIND_PERSON
+    assert abs(cx - 12) < 0.05 and abs(cy - 10) < 0.05
+    assert c0 <= 12 <= c1 and r0 <= 10 <= r1 and n == (c1 - c0 + 1) * (r1 - r0 + 1) - 4 or n > 4
+    assert 32.5 < peak <= 33.0 and 27 < mean < peak
+    assert abs(d.ambient - 22.0) < 0.1
+    assert d.people == 1 and d.hot == 0
+
+
+def test_nothing_in_an_empty_room_even_after_a_fast_air_change():
+    d = det.Detector()
+    d.detect(frame_of(person(peak=22.0)))
+    assert d.count == 0
+    d.detect(frame_of(person(air=26.0, peak=26.0)))   # HVAC or sun: the whole view warms by 4 C
+    assert d.count == 0 and abs(d.ambient - 26.0) < 0.1
+
+
+def test_a_person_who_stays_is_not_learned_into_the_background():
+    d = det.Detector(background_shift=3)
+    f = frame_of(person())
+    for _ in range(300):
+        d.detect(f)
+    assert d.people == 1
+    assert abs(d.background[10 * 32 + 12] / 25600 - 22.0) < 0.5
+
+
+def test_background_learns_a_warm_wall_below_threshold():
+    d = det.Detector(background_shift=3)
+    wall = person(peak=22.0)
+    wall[:32] += 3.0               # top row 3 C warmer: below threshold, learned
+    for _ in range(1000):          # above threshold / 2: learned at the slow fringe rate
+        d.detect(frame_of(wall))
+    assert abs(d.background[5] / 25600 - wall[5]) < 0.1
+    moved = wall.copy()
+    moved[:32] += 4.0              # now 7 C over the learned floor level, but only 4 C over the wall
+    d.detect(frame_of(moved))
+    assert d.count == 0
+
+
+def test_hot_objects_mask_and_small_blobs():
+    f = person(at=(10, 8))
+    f[5 * 32 + 25: 5 * 32 + 28] = 90.0          # a kettle: 3 pixels far above a person
+    f[6 * 32 + 25: 6 * 32 + 28] = 90.0
+    f[20 * 32 + 30] = 35.0                       # a single warm pixel: too small
+    d = det.Detector(min_pixels=3, max_person_c=40.0)
+    d.detect(frame_of(f))
+    kinds = sorted(b[9] for b in blobs(d))
+    assert kinds == [det.KIND_PERSON, det.KIND_HOT] and d.small == 1
+    masked = det.Detector(mask=det.mask_from_rects([[4, 24, 7, 28]]))
+    masked.detect(frame_of(f))
+    assert [b[9] for b in blobs(masked)] == [det.KIND_PERSON]
+
+
+def test_diagonal_pixels_are_one_blob_and_the_spiral_needs_no_recursion():
+    f = np.full(768, 22.0)
+    for k in range(20):
+        f[k * 32 + k] = 33.0
+    d = det.Detector(min_pixels=1)
+    d.detect(frame_of(np.full(768, 22.0)))       # prime on the empty room
+    d.detect(frame_of(f))
+    assert d.count == 1 and d.blob(0)[6] == 20
+    s = det.Detector(min_pixels=1)
+    s.detect(frame_of(np.full(768, 20.0)))
+    s.detect(frame_of(spiral()))
+    warm = spiral() > 30
+    labels, n = ndimage.label(warm.reshape(24, 32), EIGHT)
+    assert s.count == n and sum(b[6] for b in blobs(s)) == int(warm.sum())
+
+
+def test_max_blobs_overflow_is_counted():
+    f = np.full(768, 22.0)
+    for k in range(10):
+        f[(2 * k) * 32 + 3 * k] = 33.0
+    d = det.Detector(min_pixels=1, max_blobs=4)
+    d.detect(frame_of(np.full(768, 22.0)))
+    d.detect(frame_of(f))
+    assert d.count == 4 and d.overflow == 6
+
+
+@pytest.mark.parametrize("bad", [{"threshold_c": 0}, {"threshold_c": "5"}, {"min_pixels": 0},
+                                 {"max_person_c": 500}, {"background_shift": 20}, {"max_blobs": 0},
+                                 {"mask": bytearray(10)}])
+def test_bad_settings_name_the_field(bad):
+    with pytest.raises(det.DetectorConfigError) as e:
+        det.Detector(**bad)
+    assert list(bad)[0] in str(e.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), people=st.integers(0, 8), threshold=st.floats(1, 10),
+       min_pixels=st.integers(1, 6))
+def test_blobs_match_an_independent_labelling(seed, people, threshold, min_pixels):
+    """scipy's 8-connected labelling of the same warm pixels gives the same blobs and stats."""
+    rng = np.random.default_rng(seed)
+    d = det.Detector(threshold_c=threshold, min_pixels=min_pixels, max_blobs=200)
+    d.detect(frame_of(room(rng, 0)))
+    f = room(rng, people)
+    background_before = np.array(d.background, np.int64)
+    d.detect(frame_of(f))
+    cd = np.array(d.cd, np.int64)
+    excess = (cd - (background_before >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
+    warm = (excess > d.threshold_cd).reshape(24, 32)
+    labels, n = ndimage.label(warm, EIGHT)
+    expected = []
+    for k in range(1, n + 1):
+        idx = np.flatnonzero(labels.ravel() == k)
+        if len(idx) < min_pixels:
+            continue
+        r, c = np.divmod(idx, 32)
+        w = excess[idx]
+        t = np.array(d.cd, np.float64)[idx] / 100
+        expected.append((idx.min(), (w * c).sum() / w.sum(), (w * r).sum() / w.sum(), c.min(), r.min(),
+                         c.max(), r.max(), len(idx), t.max(), t.mean()))
+    expected.sort()
+    got = blobs(d)
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g[0] == pytest.approx(e[1], abs=1e-4) and g[1] == pytest.approx(e[2], abs=1e-4)
+        assert g[2:7] == tuple(int(v) for v in e[3:8])
+        assert g[7] == pytest.approx(e[8], abs=1e-4) and g[8] == pytest.approx(e[9], abs=1e-3)
+
+
+# -- the same code on real MicroPython -------------------------------------------------
+# The garbage collector is off in the guest, and at most FRAMES_PER_RUN frames (~30 KB of
+# garbage each) go through one interpreter run, under its ~1 MB heap: this WASI build
+# cannot scan its native stack, so a collection may free live objects (micropython_run).
+FRAMES_PER_RUN = 8
+GUEST = r"""
+import gc, json, binascii
+gc.disable()
+from array import array
+from thermocc_shared import detect as det
+with open('/input/cases.json') as fh:
+    cases = json.load(fh)
+buf = array('f', bytes(4 * 768))
+with open('/input/frames.bin', 'rb') as f:
+    for ci, case in cases:
+        kw = dict(case['settings'])
+        if 'mask' in kw:
+            kw['mask'] = det.mask_from_rects(kw['mask'])
+        d = det.Detector(**kw)
+        for k in case['frames']:
+            f.seek(4 * 768 * k)
+            f.readinto(buf)
+            d.detect(buf)
+            print('R', ci, k, d.count, d.people, d.hot, d.small, d.overflow, d.warm_pixels,
+                  binascii.hexlify(bytes(d.stats)[:40 * d.count]).decode(),
+                  d.ambient_cd, d.offset_cd, d.min_cd, d.max_cd, d.mean_cd,
+                  binascii.crc32(bytes(d.background)))
+"""
+
+
+def _describe(d, ci, k):
+    return " ".join(str(v) for v in (
+        "R", ci, k, d.count, d.people, d.hot, d.small, d.overflow, d.warm_pixels,
+        binascii.hexlify(bytes(d.stats)[:40 * d.count]).decode(),
+        d.ambient_cd, d.offset_cd, d.min_cd, d.max_cd, d.mean_cd,
+        binascii.crc32(bytes(d.background))))
+
+
+@pytest.mark.micropython
+def test_micropython_gives_identical_output(tmp_path):
+    import json
+    rng = np.random.default_rng(2026)
+    frames = [f for _, f in adversarial(rng)]
+    first_seq = len(frames)
+    frames += sequence(rng, 8)
+    all_frames = np.stack(frames).astype(np.float32)
+    cases = []
+    for settings_ in detector_cases():
+        # Each adversarial frame on a fresh detector, then a running sequence (background state).
+        for k in range(first_seq):
+            cases.append({"settings": settings_, "frames": [k]})
+        cases.append({"settings": settings_, "frames": list(range(first_seq, len(frames)))})
+    expected = []
+    for ci, case in enumerate(cases):
+        kw = dict(case["settings"])
+        if "mask" in kw:
+            kw["mask"] = det.mask_from_rects(kw["mask"])
+        d = det.Detector(**kw)
+        for k in case["frames"]:
+            d.detect(array("f", all_frames[k].tobytes()))
+            expected.append(_describe(d, ci, k))
+    got = []
+    batch, size = [], 0
+    for ci, case in enumerate(cases + [None]):
+        if case is None or size + len(case["frames"]) > FRAMES_PER_RUN:
+            out, _ = micropython_run.run(GUEST, {"frames.bin": all_frames.tobytes(), "cases.json": json.dumps(batch)})
+            got += [line for line in out.splitlines() if line.startswith("R ")]
+            batch, size = [], 0
+        if case is not None:
+            batch.append([ci, case])
+            size += len(case["frames"])
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert g == e
+    assert any(int(line.split()[3]) > 1 for line in got)      # the comparison saw real blobs
+
+
+# -- the numba twin ----------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 12), case=st.sampled_from(detector_cases()),
+       adversarial_at=st.integers(-1, 11))
+def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at):
+    from thermocc.detect_fast import FastDetector, SUMMARY_FIELDS, AMBIENT, OFFSET, FRAME_MIN, FRAME_MAX, \
+        FRAME_MEAN, WARM, COUNT, PEOPLE, HOT, SMALL, OVERFLOW
+    rng = np.random.default_rng(seed)
+    frames = sequence(rng, n)
+    if 0 <= adversarial_at < n:
+        extra = adversarial(rng)
+        frames[adversarial_at] = extra[int(rng.integers(0, len(extra)))][1]
+    kw = dict(case)
+    if "mask" in kw:
+        kw["mask"] = det.mask_from_rects(kw["mask"])
+    ref = det.Detector(**kw)
+    fast = FastDetector(**kw)
+    stats, summary = fast.detect_frames(np.stack(frames))
+    assert summary.shape == (n, SUMMARY_FIELDS)
+    for k, f in enumerate(frames):
+        ref.detect(array("f", np.asarray(f, np.float32).tobytes()))
+        row = summary[k]
+        assert (int(row[COUNT]), int(row[PEOPLE]), int(row[HOT]), int(row[SMALL]), int(row[OVERFLOW]),
+                int(row[WARM])) == (ref.count, ref.people, ref.hot, ref.small, ref.overflow, ref.warm_pixels)
+        assert (row[AMBIENT], row[OFFSET], row[FRAME_MIN], row[FRAME_MAX], row[FRAME_MEAN]) == \
+            (ref.ambient_cd, ref.offset_cd, ref.min_cd, ref.max_cd, ref.mean_cd)
+        got = stats[k, :ref.count].ravel()
+        want = np.frombuffer(bytes(ref.stats), np.float32)[:ref.count * det.STAT_FIELDS]
+        # Integer arithmetic on both sides: the blobs agree exactly; the float tolerance
+        # only covers the final divisions, done in float64 before the float32 store.
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert list(fast.background) == list(ref.background)
