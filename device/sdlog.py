@@ -102,7 +102,7 @@ class SdLog:
             self.lost_records += 1
             return None
         try:
-            if (self.size >= self.rotate_bytes
+            if (self._out is None or self.size >= self.rotate_bytes
                     or self.clock.ticks_diff(self.clock.ticks_ms(), self.opened_ms) >= self.rotate_ms):
                 self._open_new()
             self.appends += 1

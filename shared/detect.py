@@ -252,7 +252,10 @@ class Detector:
         self.primed = True
 
     def detect(self, frame):
-        """Find the blobs of one frame (768 C, row-major 24 x 32); returns the blob count."""
+        """Find the blobs of one frame (768 C, row-major 24 x 32); returns the blob count.
+
+        The frame is an array('f') or a list of floats (numpy float32 scalars would do
+        float32 arithmetic; the host uses its numba twin for numpy frames)."""
         if not self.primed:
             self._prime(frame)
         offset = self._convert_and_offset(frame)

