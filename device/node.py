@@ -226,7 +226,7 @@ class Node:
         self._check_card()
         if publish:
             if isinstance(self.outbox, SdOutbox):
-                self.outbox.appended(True)
+                self.outbox.appended()
             else:
                 self.outbox.appended_record(payload)
         if self.raw_every and cam.frames % self.raw_every == 0 and self.sdlog.present:

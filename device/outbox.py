@@ -70,9 +70,9 @@ class SdOutbox:
         self.queued = 0         # publishable records appended since boot and not yet acked
         self._high_water = self.cursor   # end of the furthest record ever sent (resend detection)
 
-    def appended(self, publishable):
-        if publishable:
-            self.queued += 1
+    def appended(self):
+        """A publishable record went into the log."""
+        self.queued += 1
 
     def next_message(self):
         """(camera index, JSON text, mark) of the next record to send, or None."""

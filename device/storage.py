@@ -15,13 +15,13 @@ class FileStorage:
         return self.root + "/" + name
 
     def makedirs(self):
-        path = ""
+        path = "/" if self.root.startswith("/") else ""
         for part in self.root.split("/"):
-            if not part:
-                continue
-            path += "/" + part if (path or self.root.startswith("/")) else part
-            if not self.exists_path(path):
-                os.mkdir(path)
+            if part:
+                path += part
+                if not self.exists_path(path):
+                    os.mkdir(path)
+                path += "/"
 
     @staticmethod
     def exists_path(path):

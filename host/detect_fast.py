@@ -32,7 +32,7 @@ SUMMARY_FIELDS = 11
 
 
 @njit(cache=True)
-def _convert(frame, cd):
+def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
     for i in range(PIXELS):
         x = np.float64(frame[i]) * 100
         if x >= CD_MAX:
@@ -41,11 +41,6 @@ def _convert(frame, cd):
             cd[i] = CD_MIN
         else:
             cd[i] = np.int64(np.rint(x))    # half-even, as Python's round()
-
-
-@njit(cache=True)
-def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
-    _convert(frame, cd)
     hist[:] = 0
     top = HIST_BINS - 1
     for i in range(PIXELS):
@@ -75,7 +70,7 @@ def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
 
 @njit(cache=True)
 def _prime(frame, cd, bg, masked, unmasked, hist):
-    _convert(frame, cd)
+    _convert_and_offset(frame, cd, bg, masked, unmasked, hist)   # for the conversion only
     total = np.int64(0)
     for i in range(PIXELS):
         total += cd[i]

@@ -76,13 +76,16 @@ class DetectorConfigError(ValueError):
 
 
 def centi(value):
-    """C -> centi-degrees (int16 range), rounding half up the same way on every interpreter."""
-    v = int(value * 100 + 100000.5) - 100000 if -300000 < value < 300000 else (CD_MAX if value > 0 else CD_MIN)
-    if v > CD_MAX:
+    """C -> centi-degrees, half-even rounding (round() on every interpreter), clipped to int16.
+
+    The detector's conversion loop is this function written inline (a call per pixel
+    costs too much on the board); keep the two the same."""
+    x = value * 100
+    if x >= CD_MAX:
         return CD_MAX
-    if v < CD_MIN:
+    if x <= CD_MIN:
         return CD_MIN
-    return v
+    return round(x)
 
 
 def mask_from_rects(rects):
@@ -183,21 +186,10 @@ class Detector:
     def reset_background(self):
         self.primed = False
 
-    def _convert(self, frame):
-        # Frame -> centi-degrees, half-even rounding (round() on every interpreter; the
-        # driver never returns NaN or infinity, which round() would refuse).
-        cd = self.cd
-        for i in range(PIXELS):
-            v = round(frame[i] * 100)
-            if v > CD_MAX:
-                v = CD_MAX
-            elif v < CD_MIN:
-                v = CD_MIN
-            cd[i] = v
-
     def _convert_and_offset(self, frame):
-        # _convert, plus the histogram of T - B in the same pass; returns the median
-        # offset over unmasked pixels to 0.05 C (masked pixels are taken out after).
+        # Frame -> centi-degrees (centi() inline), and the histogram of T - B in the
+        # same pass; returns the median offset over unmasked pixels to 0.05 C (masked
+        # pixels are taken out after).
         cd = self.cd
         bg = self.background
         hist = self._hist
@@ -236,8 +228,9 @@ class Detector:
         return 0
 
     def _prime(self, frame):
-        # Flat start at the frame's unmasked mean, refined to its median.
-        self._convert(frame)
+        # Flat start at the frame's unmasked mean, refined to its median. The first call
+        # is for the conversion only (its offset is against an empty background).
+        self._convert_and_offset(frame)
         bg = self.background
         cd = self.cd
         total = sum(cd)

@@ -77,7 +77,3 @@ def sequence(rng, n=20):
         frames.append(room(rng, people=int(rng.integers(0, 6)), air=air))
     return frames
 
-
-def to_list(frame):
-    return [float(v) for v in np.asarray(frame, np.float32)]
-

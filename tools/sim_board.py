@@ -161,7 +161,7 @@ class SimBoard:
             self.sensors.append(sensor)
             drivers.append(MLX90640(bus, address=address, bus_name=bus.name, clock=self.clock,
                                     eeprom_store=EepromStore(str(self.folder / "flash")),
-                                    refresh_hz=cam["refresh_hz"] if cam["refresh_hz"] in (0.5, 1, 2, 4, 8, 16, 32, 64) else 2,
+                                    refresh_hz=cam["refresh_hz"] if cam["refresh_hz"] in device_config.REFRESH_RATES else 2,
                                     emissivity=cam["emissivity"] if isinstance(cam["emissivity"], float) else 1.0,
                                     log=None))
         self.logs = []
