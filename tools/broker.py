@@ -1,4 +1,7 @@
-"""Start a private mosquitto on loopback (tests, demo). Nothing is left running after stop()."""
+"""Start a private MQTT broker on loopback (tests, demo). Nothing is left running after stop().
+
+mosquitto when it is installed; otherwise (the demo on a machine without it) amqtt, a
+pure-Python broker, in a child process."""
 from __future__ import annotations
 
 import shutil
@@ -24,6 +27,8 @@ def free_port() -> int:
 
 
 class MosquittoBroker:
+    kind = "mosquitto"
+
     def __init__(self, port: int | None = None, binary: str | None = None):
         self.binary = binary or find_mosquitto()
         if not self.binary:
@@ -37,20 +42,22 @@ class MosquittoBroker:
         self.log_path = Path(self._dir.name) / "mosquitto.log"
         self.proc = None
 
+    def command(self):
+        return [self.binary, "-c", str(self.conf)]
+
     def start(self, timeout_s: float = 10.0) -> "MosquittoBroker":
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=open(self.log_path, "ab"),
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("mosquitto exited at start: " + self.log_path.read_text()[-2000:])
+                raise RuntimeError("%s exited at start: " % self.kind + self.log_path.read_text()[-2000:])
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError("mosquitto did not listen on port %d within %.0f s" % (self.port, timeout_s))
+        raise RuntimeError("%s did not listen on port %d within %.0f s" % (self.kind, self.port, timeout_s))
 
     def kill(self):
         """Hard stop, as a crashed or rebooted broker."""
@@ -82,3 +89,43 @@ class MosquittoBroker:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_AMQTT_MAIN = """
+import asyncio, sys
+from amqtt.broker import Broker
+async def main(port):
+    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % port}},
+                     "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
+    await broker.start()
+    await asyncio.Event().wait()
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+class AmqttBroker(MosquittoBroker):
+    """The same interface over amqtt (pure Python), for machines without mosquitto."""
+    kind = "amqtt"
+
+    def __init__(self, port: int | None = None):
+        import sys
+        self.binary = sys.executable
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self._dir = tempfile.TemporaryDirectory(prefix="thermocc-broker-")
+        self.log_path = Path(self._dir.name) / "amqtt.log"
+        self.proc = None
+
+    def command(self):
+        return [self.binary, "-c", _AMQTT_MAIN, str(self.port)]
+
+
+def start_embedded_broker(prefer: str | None = None):
+    """mosquitto if installed (or prefer="mosquitto"), else amqtt; started and listening."""
+    if prefer != "amqtt" and find_mosquitto():
+        return MosquittoBroker().start()
+    try:
+        import amqtt  # noqa: F401
+    except ImportError:
+        raise FileNotFoundError("no MQTT broker available: " + INSTALL_HINT + ", or pip install amqtt")
+    return AmqttBroker().start(timeout_s=30)

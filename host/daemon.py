@@ -1,0 +1,283 @@
+"""The host daemon (`thermocc run`) and batch replay (`thermocc replay`).
+
+Fuser is the core both share: it validates what arrives, routes it to its room by
+(node, camera), journals it, orders it (OrderedIntake) and feeds the room's pipeline.
+`run` wires the Fuser to a broker (paho-mqtt, reconnecting forever with backoff) and
+publishes live results; `replay` feeds it from journals, SD log folders or raw-frame CSV.
+Both write through the same sinks, so the same input gives the same bytes.
+
+Nothing is lost on a crash: every accepted message is appended to the room's journal
+(<state>/<room>.journal, one JSON line each, flushed per message, fsynced each second)
+before it is processed. On start the journal is replayed; the CSV sinks skip the rows
+already written, so outputs continue with no missing and no duplicated timestep.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import time
+from pathlib import Path
+
+from thermocc.ingest import OrderedIntake, observation_from_message
+from thermocc.outputs import CsvSink
+from thermocc.pipeline import RoomPipeline
+from thermocc_shared import wire
+
+log = logging.getLogger("thermocc.daemon")
+
+
+class Journal:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = None
+        self.last_sync = 0.0
+
+    def messages(self):
+        """Messages journaled earlier; a torn last line (crash mid-write) is cut off."""
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        cut = data.rfind(b"\n") + 1
+        if cut < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(cut)
+        out = []
+        for n, line in enumerate(data[:cut].splitlines(), 1):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                log.error("%s line %d is not JSON; skipped", self.path, n)
+        return out
+
+    def append(self, msg):
+        if self.f is None:
+            self.f = open(self.path, "a")
+        self.f.write(json.dumps(msg, separators=(",", ":")) + "\n")
+        self.f.flush()
+        now = time.monotonic()
+        if now - self.last_sync >= 1.0:
+            os.fsync(self.f.fileno())
+            self.last_sync = now
+
+    def close(self):
+        if self.f:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+            self.f.close()
+            self.f = None
+
+
+class RoomState:
+    def __init__(self, room, sinks, journal, mode=None):
+        self.room = room
+        self.pipeline = RoomPipeline(room, sinks, mode=mode)
+        self.intake = OrderedIntake(room.settings.watermark_s * 1000)
+        self.journal = journal
+
+
+class Fuser:
+    def __init__(self, site, out_dir=None, journal=True, mode=None, extra_sinks=None, ticks=True):
+        self.site = site
+        out_dir = Path(out_dir) if out_dir else site.outputs
+        self.rooms = {}
+        self.route = {}
+        for room in site.rooms:
+            sinks = [CsvSink(out_dir / room.name, room, ticks=ticks)] + list((extra_sinks or {}).get(room.name, []))
+            j = Journal(site.state / ("%s.journal" % room.name)) if journal else None
+            self.rooms[room.name] = RoomState(room, sinks, j, mode)
+            for c in room.cameras:
+                self.route[(c.node, c.id)] = self.rooms[room.name]
+        self.malformed = 0
+        self.unknown = 0
+
+    def resume(self):
+        """Replay the journals (after a restart); returns how many messages were replayed."""
+        n = 0
+        for state in self.rooms.values():
+            if state.journal is None:
+                continue
+            for msg in state.journal.messages():
+                self._process(state, msg, journal=False)
+                n += 1
+        return n
+
+    def handle_payload(self, topic, payload):
+        """One MQTT message. Never raises on bad input: counts and logs it."""
+        parts = wire.split_topic(topic)
+        if parts is None or parts[5] != "blobs":
+            return None
+        try:
+            msg = wire.parse_blob_message(payload)
+        except wire.WireError as e:
+            self.malformed += 1
+            log.warning("malformed message on %s: %s", topic, e)
+            return None
+        return self.handle_message(msg)
+
+    def handle_message(self, msg):
+        state = self.route.get((msg["node"], msg["cam"]))
+        if state is None:
+            self.unknown += 1
+            if self.unknown <= 10 or self.unknown % 1000 == 0:
+                log.warning("camera %s/%s is in no room of this daemon (%d such messages)", msg["node"], msg["cam"],
+                            self.unknown)
+            return None
+        self._process(state, msg, journal=True)
+        return state
+
+    def _process(self, state, msg, journal):
+        obs = observation_from_message(msg)
+        key = (obs.node, obs.cam, obs.seq)
+        if key in state.intake.seen:
+            state.intake.stats.duplicates += 1
+            return
+        if journal and state.journal is not None:
+            state.journal.append(msg)
+        for o in state.intake.push(obs):
+            state.pipeline.feed(o)
+
+    def feed_observations(self, observations):
+        """Observations from files (raw frames through the detector, SD logs): routed and ordered."""
+        for obs in observations:
+            state = self.route.get((obs.node, obs.cam))
+            if state is None:
+                self.unknown += 1
+                continue
+            for o in state.intake.push(obs):
+                state.pipeline.feed(o)
+
+    def finish(self):
+        """End of input (replay): release what the watermark holds. Steps still open stay open."""
+        for state in self.rooms.values():
+            for o in state.intake.flush():
+                state.pipeline.feed(o)
+
+    def close(self):
+        for state in self.rooms.values():
+            state.pipeline.close()
+            if state.journal:
+                state.journal.close()
+
+    def stats(self):
+        return {name: {"accepted": s.intake.stats.accepted, "duplicates": s.intake.stats.duplicates,
+                       "late": s.intake.stats.late, "ticks": s.pipeline.ticks_done}
+                for name, s in self.rooms.items()} | {"malformed": self.malformed, "unknown_camera": self.unknown}
+
+
+# -- live ---------------------------------------------------------------------------------
+def run(site, out_dir=None, stop=None, ready=None, mode=None):
+    """Serve the site's rooms until SIGTERM/SIGINT (or `stop` is set). Returns 0."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    from thermocc.live import LivePublisher
+    stop = stop or threading.Event()
+    inbox = queue.Queue(maxsize=100_000)
+    m = site.mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=m.client_id, clean_session=False)
+    if m.user:
+        client.username_pw_set(m.user, m.password)
+    if m.tls:
+        client.tls_set()
+    availability = "%s/%s/host/%s/availability" % (m.prefix, site.name, m.client_id)
+    client.will_set(availability, "offline", qos=1, retain=True)
+    client.reconnect_delay_set(1, 60)
+    publishers = {room.name: [LivePublisher(client, site, room, availability)] for room in site.rooms}
+    fuser = Fuser(site, out_dir, journal=True, mode=mode, extra_sinks=publishers)
+    replayed = fuser.resume()
+    if replayed:
+        log.info("resumed from the journal: %d messages", replayed)
+
+    def on_connect(c, userdata, flags, reason, properties=None):
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        log.info("connected to %s:%d", m.host, m.port)
+        for room in site.rooms:
+            c.subscribe("%s/%s/%s/+/+/blobs" % (m.prefix, room.site, room.name), qos=1)
+        c.publish(availability, "online", qos=1, retain=True)
+        for pubs in publishers.values():
+            for p in pubs:
+                p.announce()
+
+    def on_disconnect(c, userdata, flags, reason, properties=None):
+        if not stop.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def on_message(c, userdata, message):
+        try:
+            inbox.put_nowait((message.topic, message.payload))
+        except queue.Full:
+            log.error("inbox full: dropping a message (the fuser is behind)")
+
+    client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
+    client.on_message = on_message
+    client.connect_async(m.host, m.port, keepalive=m.keepalive_s)
+    client.loop_start()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            handlers[sig] = signal.signal(sig, lambda *a: stop.set())
+    if ready:
+        ready.set()
+    try:
+        while not stop.is_set():
+            try:
+                topic, payload = inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            fuser.handle_payload(topic, payload)
+            # drain what else is waiting before looking at the stop flag again
+            while True:
+                try:
+                    topic, payload = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                fuser.handle_payload(topic, payload)
+    finally:
+        while not inbox.empty():
+            fuser.handle_payload(*inbox.get_nowait())
+        fuser.close()
+        info = client.publish(availability, "offline", qos=1, retain=True)
+        try:
+            info.wait_for_publish(2)
+        except (RuntimeError, ValueError):
+            pass
+        client.disconnect()
+        client.loop_stop()
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
+        log.info("stopped: %s", fuser.stats())
+    return 0
+
+
+# -- batch --------------------------------------------------------------------------------
+def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, progress=None, all_frames=False):
+    """Process recorded input into outputs; returns the Fuser's statistics."""
+    from thermocc.ingest import read_log_folder, read_raw_csv
+    fuser = Fuser(site, out_dir, journal=False, mode=mode)
+    for path in journals:
+        msgs = Journal(path).messages()
+        for i, msg in enumerate(msgs):
+            fuser.handle_message(msg)
+            if progress and i % 5000 == 0:
+                progress(i, len(msgs), str(path))
+    for folder in log_folders:
+        obs, damage = read_log_folder(folder, published_only=not all_frames)
+        for d in damage:
+            log.warning("%s: %s", folder, d)
+        fuser.feed_observations(obs)
+    # a CSV may name cameras by id alone where the id is unique in the site
+    ids = [c.id for room in site.rooms for c in room.cameras]
+    camera_map = {c.id: (c.node, c.id) for room in site.rooms for c in room.cameras if ids.count(c.id) == 1}
+    for path in csv_files:
+        fuser.feed_observations(read_raw_csv(path, camera_map))
+    fuser.finish()
+    fuser.close()
+    return fuser.stats()

@@ -1,0 +1,245 @@
+"""Fusion: the detections of all cameras of a room in one tick become one set of people.
+
+Blob mode (`associate`): every person blob is a ray from its camera through its sub-pixel
+centroid. Two blobs of different cameras are the same person when their rays pass within
+`gate_m` of each other at a height a person's body occupies (person_height_range_m); the
+fused position is where the rays meet, which also removes the parallax a single camera
+has when a person is taller or shorter than the target height. Clusters grow greedily,
+closest pairs first, with complete linkage, and never hold two blobs of one camera (two
+blobs in one image are two people). A blob no other camera confirms stays one person,
+placed where its ray crosses the target height.
+
+Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
+at the target height; per tick the grid holds, per cell, the largest excess over ambient
+any camera sees there (a fused thermal snapshot of the room), and people are the warm
+8-connected regions of that grid.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from thermocc.camera import COLS, ROWS, CameraModel
+
+
+@njit(cache=True)
+def _ray_meeting(o1, d1, o2, d2):
+    """(distance, height, x, y) of the closest approach of two rays, distance inf if parallel or behind."""
+    w0 = o1 - o2
+    a = d1[0] * d1[0] + d1[1] * d1[1] + d1[2] * d1[2]
+    b = d1[0] * d2[0] + d1[1] * d2[1] + d1[2] * d2[2]
+    c = d2[0] * d2[0] + d2[1] * d2[1] + d2[2] * d2[2]
+    d = d1[0] * w0[0] + d1[1] * w0[1] + d1[2] * w0[2]
+    e = d2[0] * w0[0] + d2[1] * w0[1] + d2[2] * w0[2]
+    den = a * c - b * b
+    if den < 1e-12:
+        return np.inf, 0.0, 0.0, 0.0
+    s = (b * e - c * d) / den
+    t = (a * e - b * d) / den
+    if s <= 0 or t <= 0:
+        return np.inf, 0.0, 0.0, 0.0
+    p = o1 + s * d1
+    q = o2 + t * d2
+    dist = np.sqrt(((p - q) ** 2).sum())
+    return dist, (p[2] + q[2]) / 2, (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+
+
+@njit(cache=True)
+def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high):
+    """Cluster detections into people. Returns (labels per detection, people (k, 2) xy, k)."""
+    n = cams.shape[0]
+    dist = np.full((n, n), np.inf)
+    mid = np.zeros((n, n, 2))
+    pairs_i = np.empty(n * n, np.int64)
+    pairs_j = np.empty(n * n, np.int64)
+    pair_d = np.empty(n * n)
+    m = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            if cams[i] == cams[j]:
+                continue
+            dd, h, x, y = _ray_meeting(origins[i], dirs[i], origins[j], dirs[j])
+            if dd <= gate_m and h_low <= h <= h_high:
+                dist[i, j] = dd
+                dist[j, i] = dd
+                mid[i, j, 0] = x
+                mid[i, j, 1] = y
+                mid[j, i, 0] = x
+                mid[j, i, 1] = y
+                pairs_i[m] = i
+                pairs_j[m] = j
+                pair_d[m] = dd
+                m += 1
+    labels = np.arange(n)
+    order = np.argsort(pair_d[:m], kind="mergesort")     # stable: ties keep input order
+    for k in range(m):
+        a = labels[pairs_i[order[k]]]
+        b = labels[pairs_j[order[k]]]
+        if a == b:
+            continue
+        ok = True
+        for i in range(n):
+            if labels[i] != a:
+                continue
+            for j in range(n):
+                if labels[j] == b and (cams[i] == cams[j] or dist[i, j] == np.inf):
+                    ok = False
+        if ok:
+            for i in range(n):
+                if labels[i] == b:
+                    labels[i] = a
+    # renumber clusters in order of first member; fused position = mean of pairwise meeting points
+    out_label = np.full(n, -1)
+    people = np.zeros((n, 2))
+    k = 0
+    for i in range(n):
+        if out_label[i] >= 0:
+            continue
+        sx = 0.0
+        sy = 0.0
+        w = 0
+        for j in range(n):
+            if labels[j] == labels[i]:
+                out_label[j] = k
+                for q in range(j + 1, n):
+                    if labels[q] == labels[i]:
+                        sx += mid[j, q, 0]
+                        sy += mid[j, q, 1]
+                        w += 1
+        if w == 0:
+            people[k, 0] = floor_xy[i, 0]
+            people[k, 1] = floor_xy[i, 1]
+        else:
+            people[k, 0] = sx / w
+            people[k, 1] = sy / w
+        k += 1
+    return out_label, people[:k].copy(), k
+
+
+class BlobFusion:
+    """Blob-mode fusion for one room: cameras' pixel rays are computed once here."""
+
+    def __init__(self, room):
+        self.room = room
+        self.models = [CameraModel(p) for p in room.cameras]
+        s = room.settings
+        self.gate_m, self.h_low, self.h_high = s.gate_m, s.person_height_range_m[0], s.person_height_range_m[1]
+        self.target_h = s.target_height_m
+
+    def fuse(self, detections):
+        """detections: list of (camera index, col, row). Returns people (k, 2) and labels."""
+        if not detections:
+            return np.zeros((0, 2)), np.zeros(0, np.int64)
+        cams = np.array([d[0] for d in detections], np.int64)
+        origins = np.empty((len(detections), 3))
+        dirs = np.empty((len(detections), 3))
+        floor = np.empty((len(detections), 2))
+        for i, (k, col, row) in enumerate(detections):
+            model = self.models[k]
+            origins[i] = model.origin
+            dirs[i] = model.rays([col], [row])[0]
+            floor[i] = model.to_floor([col], [row], self.target_h)[0]
+        labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high)
+        return people, labels
+
+
+# -- frame mode ----------------------------------------------------------------------------
+@njit(cache=True)
+def _fuse_grid(pixel_of_cell, frames, ambients, ok, grid):
+    """grid[c] = max over usable cameras k of frames[k, pixel_of_cell[k, c]] - ambients[k]."""
+    ncam, ncell = pixel_of_cell.shape
+    for c in range(ncell):
+        best = -1e9
+        for k in range(ncam):
+            p = pixel_of_cell[k, c]
+            if ok[k] and p >= 0:
+                v = frames[k, p] - ambients[k]
+                if v > best:
+                    best = v
+        grid[c] = best
+
+
+@njit(cache=True)
+def _grid_people(grid, ny, nx, threshold, max_excess, min_cells, labels, stack, out):
+    """8-connected regions of cells above threshold; out rows (x index, y index, cells, peak). Returns count."""
+    for i in range(ny * nx):
+        labels[i] = 0
+    k = 0
+    for start in range(ny * nx):
+        if labels[start] or grid[start] < threshold:
+            continue
+        labels[start] = 1
+        top = 0
+        stack[0] = start
+        top = 1
+        sw = 0.0
+        sx = 0.0
+        sy = 0.0
+        cells = 0
+        peak = -1e9
+        while top > 0:
+            top -= 1
+            i = stack[top]
+            y = i // nx
+            x = i - y * nx
+            w = grid[i] - threshold + 0.01
+            sw += w
+            sx += w * x
+            sy += w * y
+            cells += 1
+            if grid[i] > peak:
+                peak = grid[i]
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    yy = y + dy
+                    xx = x + dx
+                    if 0 <= yy < ny and 0 <= xx < nx:
+                        j = yy * nx + xx
+                        if not labels[j] and grid[j] >= threshold:
+                            labels[j] = 1
+                            stack[top] = j
+                            top += 1
+        if cells >= min_cells and peak <= max_excess and k < out.shape[0]:
+            out[k, 0] = sx / sw
+            out[k, 1] = sy / sw
+            out[k, 2] = cells
+            out[k, 3] = peak
+            k += 1
+    return k
+
+
+class FrameFusion:
+    """Frame-mode fusion: back-projects whole frames onto a floor grid (weights once per camera)."""
+
+    def __init__(self, room, threshold_c=5.0, max_person_excess_c=18.0, min_area_m2=0.03):
+        from thermocc.room import point_in_polygon
+        self.room = room
+        s = room.settings
+        x0, y0, x1, y1 = room.bounds
+        self.cell = s.grid_m
+        self.xs = np.arange(x0 + self.cell / 2, x1, self.cell)
+        self.ys = np.arange(y0 + self.cell / 2, y1, self.cell)
+        gx, gy = np.meshgrid(self.xs, self.ys)
+        on_floor = np.array([point_in_polygon(x, y, room.floor) for x, y in zip(gx.ravel(), gy.ravel())])
+        self.pixel_of_cell = np.full((len(room.cameras), gx.size), -1, np.int64)
+        for k, pose in enumerate(room.cameras):
+            cols, rows, vis = CameraModel(pose).to_pixel(gx.ravel(), gy.ravel(), s.target_height_m)
+            c = np.clip(np.rint(cols), 0, COLS - 1).astype(np.int64)
+            r = np.clip(np.rint(rows), 0, ROWS - 1).astype(np.int64)
+            self.pixel_of_cell[k] = np.where(vis & on_floor, r * COLS + c, -1)
+        self.grid = np.zeros(gx.size)
+        self.labels = np.zeros(gx.size, np.uint8)
+        self.stack = np.zeros(gx.size, np.int64)
+        self.out = np.zeros((64, 4))
+        self.threshold = threshold_c
+        self.max_excess = max_person_excess_c
+        self.min_cells = max(1, int(round(min_area_m2 / (self.cell * self.cell))))
+
+    def fuse(self, frames, ambients, ok):
+        """frames (n_cameras, 768) C, ambients (n_cameras,) C, ok (n_cameras,) bool -> people (k, 2)."""
+        _fuse_grid(self.pixel_of_cell, np.asarray(frames, np.float64), np.asarray(ambients, np.float64),
+                   np.asarray(ok, np.bool_), self.grid)
+        k = _grid_people(self.grid, len(self.ys), len(self.xs), self.threshold, self.max_excess, self.min_cells,
+                         self.labels, self.stack, self.out)
+        pts = self.out[:k]
+        return np.stack([self.xs[0] + pts[:, 0] * self.cell, self.ys[0] + pts[:, 1] * self.cell], 1)

@@ -1,0 +1,205 @@
+"""Ingest: MQTT messages, SD log files and raw-frame CSV become one stream of Observations.
+
+Every source ends in `Observation`s, and every Observation passes `OrderedIntake`, which
+drops duplicates by (node, camera, seq), holds messages for `watermark_s` so late and
+out-of-order ones are put back in capture-time order, and counts what it rejects.
+Raw frames (SD RAW records, CSV) go through the detector (the numba twin) first, so they
+carry the same blobs a board would have sent, plus the frame for frame-mode fusion.
+"""
+from __future__ import annotations
+
+import csv
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from thermocc_shared import wire
+
+log = logging.getLogger("thermocc.ingest")
+
+BLOB_FIELDS = 10     # cx, cy, col0, row0, col1, row1, n, peak, mean, kind (0 person, 1 hot)
+
+
+@dataclass
+class Observation:
+    node: str
+    cam: str
+    seq: int
+    t_ms: int
+    synced: bool
+    ambient_c: float
+    blobs: np.ndarray                      # (k, BLOB_FIELDS)
+    frame: np.ndarray | None = None        # float32[768] when raw frames are known
+    source: str = ""
+
+    @property
+    def key(self):
+        return (self.t_ms, self.node, self.cam, self.seq)
+
+    def people(self):
+        """(col, row) of the blobs the detector called people."""
+        b = self.blobs
+        return b[b[:, 9] == 0][:, :2] if len(b) else np.zeros((0, 2))
+
+
+def observation_from_message(msg, source="mqtt"):
+    """From a validated blob message dict (thermocc_shared.wire.parse_blob_message)."""
+    rows = [(b["x"], b["y"], *b["box"], b["n"], b["peak"], b["mean"], wire.KIND_NAMES.index(b["kind"]))
+            for b in msg["blobs"]]
+    blobs = np.array(rows, float).reshape(-1, BLOB_FIELDS)
+    return Observation(msg["node"], msg["cam"], msg["seq"], msg["t"], msg["sync"], float(msg["amb"]), blobs,
+                       source=source)
+
+
+def observations_from_stats(node, cam, seqs, times, stats, summary, frames=None, synced=True, source="frames"):
+    """From the numba detector's output (thermocc.detect_fast) for a run of frames."""
+    from thermocc import detect_fast as fd
+    out = []
+    for i in range(len(times)):
+        n = int(summary[i, fd.COUNT])
+        blobs = stats[i, :n].astype(float).copy()
+        out.append(Observation(node, cam, int(seqs[i]), int(times[i]), synced,
+                               summary[i, fd.AMBIENT] / 100.0, blobs,
+                               None if frames is None else frames[i], source))
+    return out
+
+
+def read_log_folder(folder, node=None, detector_settings=None, published_only=True):
+    """Observations of one node's pulled SD log folder (blob records, and raw records through
+    the detector), plus the log's damage report. published_only keeps the blob records the
+    board published (report-on-change), i.e. exactly what a live subscriber received."""
+    from thermocc import detect_fast as fd
+    from thermocc.logreader import blob_messages, read_logs
+    from thermocc_shared import logformat as lf
+    contents = read_logs(folder)
+    if published_only:
+        contents.blobs = [r for r in contents.blobs if r["flags"] & lf.FLAG_PUBLISH]
+    node = node or (contents.header or {}).get("node") or Path(folder).name
+    obs = [observation_from_message(m, "sd") for m in blob_messages(contents, node)]
+    by_cam = {}
+    for rec, temps in contents.raw:
+        by_cam.setdefault(rec["camera_id"], []).append((rec, temps))
+    raw_keys = set()
+    for cam, items in by_cam.items():
+        frames = np.stack([t for _, t in items])
+        det = fd.FastDetector(**(detector_settings or {}))
+        stats, summary = det.detect_frames(frames)
+        raw = observations_from_stats(node, cam, [r["seq"] for r, _ in items], [r["utc_ms"] for r, _ in items],
+                                      stats, summary, frames, source="sd-raw")
+        raw_keys.update((o.cam, o.seq) for o in raw)
+        obs.extend(raw)
+    # a frame logged raw also has its blob record: keep the one that carries the frame
+    obs = [o for o in obs if o.frame is not None or (o.cam, o.seq) not in raw_keys]
+    obs.sort(key=lambda o: o.key)
+    return obs, contents.damage
+
+
+def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000):
+    """Observations from a raw-frame CSV: timestamp,camera,p0..p767 (C, row-major 24 x 32).
+
+    timestamp: seconds since 1970 UTC, or an ISO date-time (UTC unless it has an offset).
+    camera: "node/cam", or a name that camera_map maps to (node, cam). Frames are numbered
+    per camera in file order (the seq the boards would have given them)."""
+    import pandas as pd
+    from thermocc import detect_fast as fd
+    path = Path(path)
+    with open(path, newline="") as f:
+        header = next(csv.reader(f))
+    expected = ["timestamp", "camera"] + ["p%d" % i for i in range(768)]
+    if header != expected:
+        bad = next((i for i, (a, b) in enumerate(zip(header, expected)) if a != b), min(len(header), len(expected)))
+        raise ValueError("%s: header column %d is %r, expected %r (format: timestamp,camera,p0..p767)"
+                         % (path, bad + 1, header[bad] if bad < len(header) else None, expected[bad]))
+    detectors, seqs, out = {}, Counter(), []
+    for chunk in pd.read_csv(path, chunksize=chunk_rows, dtype={"camera": str}):
+        ts = chunk["timestamp"]
+        if pd.api.types.is_numeric_dtype(ts):
+            times = (ts.to_numpy(float) * 1000).round().astype(np.int64)
+        else:
+            times = (pd.to_datetime(ts, utc=True, format="ISO8601").astype("int64") // 1_000_000).to_numpy()
+        frames = chunk.iloc[:, 2:].to_numpy(np.float32)
+        if not np.isfinite(frames).all():
+            raise ValueError("%s: a frame holds an empty or non-numeric temperature" % path)
+        cams = chunk["camera"].to_numpy()
+        for name in pd.unique(cams):
+            sel = np.flatnonzero(cams == name)
+            if camera_map and name in camera_map:
+                node, cam = camera_map[name]
+            elif "/" in name:
+                node, cam = name.split("/", 1)
+            else:
+                raise ValueError("%s: camera %r is not node/cam and not in the room's cameras" % (path, name))
+            det = detectors.setdefault((node, cam), fd.FastDetector(**(detector_settings or {})))
+            stats, summary = det.detect_frames(frames[sel])
+            seq0 = seqs[(node, cam)]
+            seqs[(node, cam)] += len(sel)
+            out.extend(observations_from_stats(node, cam, np.arange(seq0, seq0 + len(sel)), times[sel],
+                                               stats, summary, frames[sel], source="csv"))
+    out.sort(key=lambda o: o.key)
+    return out
+
+
+@dataclass
+class IntakeStats:
+    accepted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    malformed: int = 0
+    unknown_camera: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+class OrderedIntake:
+    """Duplicate filter and reordering buffer. push() returns the observations that are now
+    safe to process, in capture-time order: those older than the newest seen minus the
+    watermark. flush() releases the rest (end of a replay)."""
+
+    def __init__(self, watermark_ms, dedup_horizon_ms=3_600_000):
+        self.watermark_ms = int(watermark_ms)
+        self.horizon_ms = dedup_horizon_ms
+        self.heap = []
+        self.seen = {}                 # (node, cam, seq) -> t_ms, pruned after the horizon
+        self.newest_ms = None
+        self.released_ms = None        # capture time of the last released observation
+        self.stats = IntakeStats()
+        self._tie = 0
+
+    def push(self, obs):
+        key = (obs.node, obs.cam, obs.seq)
+        if key in self.seen:
+            self.stats.duplicates += 1
+            return []
+        if self.released_ms is not None and obs.t_ms < self.released_ms:
+            self.stats.late += 1
+            log.warning("late message dropped: %s/%s seq %d is %.1f s behind the released stream",
+                        obs.node, obs.cam, obs.seq, (self.released_ms - obs.t_ms) / 1000)
+            return []
+        self.seen[key] = obs.t_ms
+        self.stats.accepted += 1
+        self._tie += 1
+        heapq.heappush(self.heap, (obs.key, self._tie, obs))
+        if self.newest_ms is None or obs.t_ms > self.newest_ms:
+            self.newest_ms = obs.t_ms
+        return self._release(self.newest_ms - self.watermark_ms)
+
+    def _release(self, until_ms):
+        out = []
+        while self.heap and self.heap[0][0][0] <= until_ms:
+            out.append(heapq.heappop(self.heap)[2])
+        if out:
+            self.released_ms = out[-1].t_ms
+            if len(self.seen) > 100_000:
+                cut = self.released_ms - self.horizon_ms
+                self.seen = {k: t for k, t in self.seen.items() if t >= cut}
+        return out
+
+    def flush(self):
+        return self._release(float("inf"))
+
+    def reject(self, reason):
+        self.stats.malformed += 1
+        self.stats.reasons[reason] += 1

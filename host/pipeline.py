@@ -1,0 +1,155 @@
+"""One room's processing: ordered observations -> fusion ticks -> tracker -> steps -> sinks.
+
+Time is the boards' capture time: a tick [k*tick, (k+1)*tick) is processed when the first
+observation of a later tick arrives, and a step closes when a tick of the next step is
+processed. The live daemon and `thermocc replay` both drive this class with the same
+ordered stream, so they write the same bytes.
+
+Per tick, each camera contributes its most recent observation (boards report on change
+plus a heartbeat) if it is younger than camera_timeout_s; older cameras count as missing
+and lower the step's coverage, they never stop the room.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from thermocc.fusion import BlobFusion, FrameFusion
+from thermocc.series import StepAggregates, build_rows, history_length
+from thermocc.tracker import Tracker
+
+log = logging.getLogger("thermocc.pipeline")
+
+
+class TickResult:
+    __slots__ = ("t_ms", "count", "cameras_ok", "people")
+
+    def __init__(self, t_ms, count, cameras_ok, people):
+        self.t_ms, self.count, self.cameras_ok, self.people = t_ms, count, cameras_ok, people
+
+
+class RoomPipeline:
+    def __init__(self, room, sinks=(), mode=None, detector_threshold_c=5.0):
+        self.room = room
+        s = room.settings
+        self.mode = mode or s.mode
+        self.tick_ms = int(round(s.tick_s * 1000))
+        self.step_ms = s.timestep_min * 60_000
+        self.timeout_ms = int(s.camera_timeout_s * 1000)
+        self.cam_index = {(c.node, c.id): k for k, c in enumerate(room.cameras)}
+        self.latest = [None] * len(room.cameras)
+        self.fusion = BlobFusion(room)
+        self.frame_fusion = FrameFusion(room, detector_threshold_c) if self.mode == "frame" else None
+        self.tracker = Tracker(room)
+        self.sinks = list(sinks)
+        self.tick = None            # index of the tick being filled
+        self.step = None            # index of the step being filled
+        self.agg = StepAggregates(len(room.zones))
+        self.keep = history_length(room)
+        self._reset_step()
+        self.ticks_done = 0
+        self.unknown = 0
+
+    def _reset_step(self):
+        self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
+        self.s_sum = 0.0
+        self.s_zone = np.zeros(len(self.room.zones))
+        self.s_entries0 = self.tracker.entries
+        self.s_exits0 = self.tracker.exits
+
+    # -- input --------------------------------------------------------------------------
+    def feed(self, obs):
+        k = self.cam_index.get((obs.node, obs.cam))
+        if k is None:
+            self.unknown += 1
+            return
+        self.advance_to(obs.t_ms)
+        if self.mode == "frame" and obs.frame is None:
+            log.warning("frame mode needs raw frames; %s/%s seq %d has blobs only", obs.node, obs.cam, obs.seq)
+        self.latest[k] = obs
+
+    def advance_to(self, t_ms):
+        """Process every tick that ends at or before t_ms."""
+        tick = t_ms // self.tick_ms
+        if self.tick is None:
+            self.tick = tick
+            self.step = tick * self.tick_ms // self.step_ms
+            return
+        while self.tick < tick:
+            start = self.tick * self.tick_ms
+            if not any(o is not None and start - o.t_ms <= self.timeout_ms for o in self.latest) \
+                    and not self.tracker.tracks:
+                # nothing can be seen until the next observation: skip to the next step boundary or tick
+                next_step_tick = -(-((start // self.step_ms + 1) * self.step_ms) // self.tick_ms)
+                jump = min(tick, next_step_tick) - self.tick
+                n_cam = len(self.latest)
+                self.s_ticks += jump
+                self.s_cam += jump * n_cam
+                self.tick += jump
+            else:
+                self._process_tick(start)
+                self.tick += 1
+            step = self.tick * self.tick_ms // self.step_ms
+            if step != self.step:
+                self._close_steps(step)
+
+    # -- one tick -------------------------------------------------------------------------
+    def _process_tick(self, start_ms):
+        end_ms = start_ms + self.tick_ms
+        ok = [o is not None and start_ms - o.t_ms <= self.timeout_ms for o in self.latest]
+        n_ok = sum(ok)
+        if self.mode == "frame":
+            frames = np.zeros((len(ok), 768))
+            amb = np.zeros(len(ok))
+            usable = np.zeros(len(ok), bool)
+            for k, o in enumerate(self.latest):
+                if ok[k] and o.frame is not None:
+                    frames[k], amb[k], usable[k] = o.frame, o.ambient_c, True
+            people = self.frame_fusion.fuse(frames, amb, usable)
+        else:
+            dets = []
+            for k, o in enumerate(self.latest):
+                if ok[k]:
+                    for col, row in o.people():
+                        dets.append((k, col, row))
+            people, _ = self.fusion.fuse(dets)
+        if n_ok == 0:
+            people = np.zeros((0, 2))
+        tracks = self.tracker.update(people, end_ms)
+        count = len(tracks)
+        self.s_ticks += 1
+        self.s_cam_ok += n_ok
+        self.s_cam += len(ok)
+        if n_ok:
+            self.s_cov += 1
+            self.s_sum += count
+            self.s_max = max(self.s_max, count)
+            for t in tracks:
+                self.s_zone[t.zone] += 1
+        self.ticks_done += 1
+        result = TickResult(start_ms, count, n_ok, [(t.id, t.x, t.y, t.zone) for t in tracks])
+        for sink in self.sinks:
+            sink.tick(self, result)
+
+    # -- steps ----------------------------------------------------------------------------
+    def _close_steps(self, new_step):
+        first = len(self.agg.rows)
+        while self.step < new_step:
+            start = self.step * self.step_ms
+            self.agg.append((start, self.s_ticks, self.s_cov, self.s_sum, self.s_max, self.s_cam_ok, self.s_cam,
+                             self.tracker.entries - self.s_entries0, self.tracker.exits - self.s_exits0),
+                            self.s_zone.copy())
+            self._reset_step()
+            self.step += 1
+        rows, zone_rows = build_rows(self.room, self.agg.rows, self.agg.zone_sums, first)
+        for sink in self.sinks:
+            sink.steps(self, rows, zone_rows)
+        # keep only the history later steps need
+        if len(self.agg.rows) > self.keep:
+            del self.agg.rows[:-self.keep]
+            del self.agg.zone_sums[:-self.keep]
+
+    def close(self):
+        for sink in self.sinks:
+            sink.close()

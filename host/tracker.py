@@ -1,0 +1,95 @@
+"""Tracker: stable identities for the fused people of one room, tick after tick.
+
+Assignment is optimal (Hungarian) on distance, gated by track_gate_m. A new track is
+tentative until it has been seen track_confirm_ticks times; a track that is not seen
+coasts for track_coast_ticks and then ends. A confirmed track born within door_radius_m
+of a door counts as an entry; one that ends within it counts as an exit. Each track keeps
+its zone and how long it has been in the room and in that zone (dwell).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from thermocc.room import distance_to_segment
+
+
+@dataclass
+class Track:
+    id: int
+    x: float
+    y: float
+    zone: int
+    born_ms: int
+    zone_since_ms: int
+    born_at_door: bool
+    hits: int = 1
+    misses: int = 0
+    confirmed: bool = False
+
+
+class Tracker:
+    def __init__(self, room):
+        self.room = room
+        s = room.settings
+        self.gate = s.track_gate_m
+        self.confirm = s.track_confirm_ticks
+        self.coast = s.track_coast_ticks
+        self.door_radius = s.door_radius_m
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.entries = 0
+        self.exits = 0
+
+    def _near_door(self, x, y):
+        return any(distance_to_segment(x, y, *d.a, *d.b) <= self.door_radius for d in self.room.doors)
+
+    def update(self, people, t_ms):
+        """people: (k, 2) fused positions of this tick. Returns the tracks that count now."""
+        tracks = self.tracks
+        matched_t, matched_p = np.zeros(0, int), np.zeros(0, int)
+        if tracks and len(people):
+            pos = np.array([[t.x, t.y] for t in tracks])
+            cost = np.linalg.norm(pos[:, None, :] - people[None, :, :], axis=2)
+            big = 1e6
+            rows, cols = linear_sum_assignment(np.where(cost <= self.gate, cost, big))
+            keep = cost[rows, cols] <= self.gate
+            matched_t, matched_p = rows[keep], cols[keep]
+        seen = set(matched_t.tolist())
+        for ti, pi in zip(matched_t, matched_p):
+            t = tracks[ti]
+            t.x, t.y = float(people[pi, 0]), float(people[pi, 1])
+            t.hits += 1
+            t.misses = 0
+            zone = self.room.zone_index(t.x, t.y)
+            if zone != t.zone:
+                t.zone, t.zone_since_ms = zone, t_ms
+            if not t.confirmed and t.hits >= self.confirm:
+                t.confirmed = True
+                if t.born_at_door:
+                    self.entries += 1
+        survivors = []
+        for i, t in enumerate(tracks):
+            if i not in seen:
+                t.misses += 1
+                if t.misses > self.coast:
+                    if t.confirmed and self._near_door(t.x, t.y):
+                        self.exits += 1
+                    continue
+            survivors.append(t)
+        used = set(matched_p.tolist())
+        for pi in range(len(people)):
+            if pi in used:
+                continue
+            x, y = float(people[pi, 0]), float(people[pi, 1])
+            t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y))
+            self.next_id += 1
+            if self.confirm <= 1:
+                t.confirmed = True
+                if t.born_at_door:
+                    self.entries += 1
+            survivors.append(t)
+        self.tracks = survivors
+        return [t for t in survivors if t.confirmed]

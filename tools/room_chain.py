@@ -1,0 +1,232 @@
+"""A simulated room, end to end: ground truth -> thermal rendering -> register-level
+sensors -> the real firmware on simulated boards -> a real broker -> the host daemon.
+
+`run_chain` is what `thermocc demo` runs; `simulate_files` writes the same simulated
+data without the live chain (raw-frame CSV, SD logs as the boards wrote them, ground truth).
+Simulated time runs as fast as the machine allows: every `frame_interval_s` of room time
+each board reads one frame per camera.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from thermocc.room import EXAMPLE_ROOM, load_room
+from thermocc_tools.occupancy_sim import Behaviour
+from thermocc_tools.sim_board import SimBoard
+from thermocc_tools.sim_clock import SimClock
+from thermocc_tools.thermal_render import RenderSettings, RoomRenderer, air_temperature
+
+TRUTH_HEADER = "timestamp,agent,x,y,zone\n"
+
+
+def board_config(room, node, cams, host, port, refresh_s=60, raw_every=0):
+    return {
+        "site": room.site, "room": room.name, "node": node,
+        "mqtt": {"host": host, "port": port, "keepalive_s": 60, "status_interval_s": 300, "refresh_s": refresh_s,
+                 "backlog_rate_per_s": 200, "window": 16},
+        "sd": {"enabled": True, "raw_every": raw_every},
+        "cameras": [{"id": c.id, "bus": i, "refresh_hz": 4} for i, c in enumerate(cams)],
+    }
+
+
+def write_truth(f, stamp, people, room):
+    if not people:
+        f.write("%s,,,,\n" % stamp)
+    for a, x, y, posture, zone in people:
+        f.write("%s,%d,%.3f,%.3f,%s\n" % (stamp, a, x, y, room.zones[zone].name))
+
+
+class SimulatedRoom:
+    """The boards of a room (one SimBoard per node, cameras in the room file's order)."""
+
+    def __init__(self, room, folder, start_utc_ms, behaviour, render_settings=None, host="127.0.0.1", port=1883,
+                 mqtt=True, seed=0, raw_every=0):
+        self.room = room
+        self.behaviour = behaviour
+        self.renderer = RoomRenderer(room, render_settings)
+        self.start_utc_ms = start_utc_ms
+        nodes = {}
+        for k, c in enumerate(room.cameras):
+            nodes.setdefault(c.node, []).append((k, c))
+        self.boards = []
+        for i, (node, cams) in enumerate(nodes.items()):
+            clock = SimClock(start_utc_ms=start_utc_ms)
+            cfg = board_config(room, node, [c for _, c in cams], host, port, raw_every=raw_every)
+            board = SimBoard(cfg, Path(folder) / node, seed=seed * 10 + i, clock=clock, mqtt=mqtt)
+            self.boards.append((board, [k for k, _ in cams]))
+        self.offline = set(self.renderer.settings.offline_cameras)
+        for board, cams in self.boards:
+            for j, k in enumerate(cams):
+                if k in self.offline:            # the camera's cable is unplugged: nothing answers on its bus
+                    board.buses[j].detach(board.sensors[j].address)
+
+    def step_to(self, t_s):
+        """Render the room at t_s (seconds after the start) and let every board read one frame per camera."""
+        people = self.behaviour.positions(t_s)
+        monitors = self.behaviour.monitors_on(t_s)
+        temps = self.renderer.render(t_s, people, monitors)
+        air = air_temperature(self.renderer.settings, t_s)
+        for board, cams in self.boards:
+            target_us = int(t_s * 1e6)
+            if board.clock.us < target_us:
+                board.clock.us = target_us
+            for j, k in enumerate(cams):
+                if k not in self.offline:
+                    board.sensors[j].set_scene(temps[k].tolist(), air_c=air)
+            board.run_frames(1)
+        return people
+
+    def drain(self, timeout_s=30):
+        """Let the boards publish what they still hold (real time: the broker is real)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            busy = False
+            for board, _ in self.boards:
+                board.node.step()
+                if board.node.mqtt is not None and board.node.outbox.waiting():
+                    busy = True
+            if not busy:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+def write_site(folder, room_file, host, port, prefix="thermocc"):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    site = {"site": load_room(room_file).site, "mqtt": {"host": host, "port": port, "prefix": prefix,
+                                                         "client_id": "thermocc-demo-host"},
+            "rooms": [str(Path(room_file).resolve())], "outputs": "outputs", "state": "state"}
+    path = folder / "site.json"
+    path.write_text(json.dumps(site, indent=1))
+    return path
+
+
+def progress_bar(done, total, started, what="simulated", out=sys.stderr):
+    frac = done / total if total else 1
+    elapsed = time.monotonic() - started
+    eta = elapsed / frac - elapsed if frac > 0 else 0
+    bar = "#" * int(30 * frac)
+    out.write("\r[%-30s] %5.1f%% %s, %4.0f s elapsed, %4.0f s left " % (bar, 100 * frac, what, elapsed, eta))
+    out.flush()
+    if done >= total:
+        out.write("\n")
+
+
+def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None, broker=None,
+              plots=True, scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), quiet=False):
+    """The whole chain; returns a dict of what was produced. broker: (host, port) or None to embed one."""
+    from thermocc.daemon import run
+    from thermocc.site import load_site
+    from thermocc_tools.broker import start_embedded_broker
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    room_file = Path(room_file or EXAMPLE_ROOM)
+    room = load_room(room_file)
+    embedded = None
+    if broker is None:
+        embedded = start_embedded_broker()
+        host, port = embedded.host, embedded.port
+        if not quiet:
+            print("embedded broker: %s on %s:%d" % (embedded.kind, host, port), file=sys.stderr)
+    else:
+        host, port = broker
+    site_path = write_site(out, room_file, host, port)
+    site = load_site(site_path)
+    stop, ready = threading.Event(), threading.Event()
+    daemon = threading.Thread(target=run, args=(site,), kwargs={"stop": stop, "ready": ready}, daemon=True)
+    daemon.start()
+    ready.wait(30)
+    time.sleep(0.5)
+    days = max(1, int(np.ceil((start_hour + hours) / 24)))
+    behaviour = Behaviour(room, start_date=start_date, days=days, seed=seed, scenario=scenario)
+    start_utc_ms = int(dt.datetime.combine(start_date, dt.time(), dt.timezone.utc).timestamp() * 1000)
+    start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)          # boards keep UTC, the room local time
+    sim = SimulatedRoom(room, out / "boards", start_utc_ms, behaviour, render_settings, host, port, seed=seed)
+    truth_path = out / "truth.csv"
+    t0 = start_hour * 3600
+    steps = int(hours * 3600 / frame_interval_s) + 1
+    started = time.monotonic()
+    with open(truth_path, "w") as truth:
+        truth.write(TRUTH_HEADER)
+        for i in range(steps):
+            t_s = t0 + i * frame_interval_s
+            people = sim.step_to(t_s)
+            stamp = (dt.datetime.combine(start_date, dt.time()) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
+            write_truth(truth, stamp, people, room)
+            if not quiet and (i % 20 == 0 or i == steps - 1):
+                progress_bar(i + 1, steps, started)
+    drained = sim.drain()
+    time.sleep(1.0)
+    stop.set()
+    daemon.join(30)
+    if embedded:
+        embedded.stop()
+    room_out = out / "outputs" / room.name
+    result = {"outputs": str(room_out), "truth": str(truth_path), "drained": drained,
+              "scenario": behaviour.scenario_names, "site": str(site_path)}
+    if plots:
+        from thermocc.plots import animate_floor, floor_plan, series_png
+        series_png(room, room_out / "output.csv", out / "levels.png")
+        floor_plan(room, out / "floor_plan.png")
+        animate_floor(room, room_out / "ticks.csv", out / "floor_animation.gif", truth=_truth_points(truth_path))
+        result.update(levels_png=str(out / "levels.png"), floor_png=str(out / "floor_plan.png"),
+                      animation=str(out / "floor_animation.gif"))
+    return result
+
+
+def _truth_points(path):
+    import pandas as pd
+    df = pd.read_csv(path, dtype={"timestamp": str})
+    return {s: g[["x", "y"]].to_numpy().tolist() for s, g in df.groupby("timestamp")}
+
+
+def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None,
+                   scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), raw_every=1, quiet=False):
+    """Raw-frame CSV, SD logs as the boards wrote them, and ground truth; no broker, no daemon."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    room_file = Path(room_file or EXAMPLE_ROOM)
+    room = load_room(room_file)
+    days = max(1, int(np.ceil((start_hour + hours) / 24)))
+    behaviour = Behaviour(room, start_date=start_date, days=days, seed=seed, scenario=scenario)
+    start_utc_ms = int(dt.datetime.combine(start_date, dt.time(), dt.timezone.utc).timestamp() * 1000)
+    start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)
+    sim = SimulatedRoom(room, out / "boards", start_utc_ms, behaviour, render_settings, mqtt=False, seed=seed,
+                        raw_every=raw_every)
+    steps = int(hours * 3600 / frame_interval_s) + 1
+    started = time.monotonic()
+    with open(out / "truth.csv", "w") as truth:
+        truth.write(TRUTH_HEADER)
+        for i in range(steps):
+            t_s = start_hour * 3600 + i * frame_interval_s
+            people = sim.step_to(t_s)
+            stamp = (dt.datetime.combine(start_date, dt.time()) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
+            write_truth(truth, stamp, people, room)
+            if not quiet and (i % 20 == 0 or i == steps - 1):
+                progress_bar(i + 1, steps, started)
+    # raw frames from the SD logs (what the boards measured) -> the interchange CSV
+    from thermocc.logreader import read_logs
+    with open(out / "frames.csv", "w") as f:
+        f.write("timestamp,camera," + ",".join("p%d" % i for i in range(768)) + "\n")
+        rows = []
+        for board, _ in sim.boards:
+            node = board.config["node"]
+            contents = read_logs(board.sd.root)
+            for rec, temps in contents.raw:
+                rows.append((rec["utc_ms"], "%s/%s" % (node, rec["camera_id"]), temps))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        for t_ms, cam, temps in rows:
+            f.write("%.3f,%s,%s\n" % (t_ms / 1000, cam, ",".join("%.2f" % v for v in temps)))
+    return {"truth": str(out / "truth.csv"), "frames_csv": str(out / "frames.csv"),
+            "sd_logs": [str(b.sd.root) for b, _ in sim.boards], "scenario": behaviour.scenario_names}

@@ -1,0 +1,76 @@
+"""`thermocc demo`, `thermocc simulate` and `thermocc score`: the simulated-room commands."""
+from __future__ import annotations
+
+import json
+import sys
+
+COMMANDS = ("demo", "simulate", "score")
+
+
+def add_commands(sub):
+    sim = sub.add_parser("simulate", help="write simulated data without the live chain: raw-frame CSV, "
+                                          "SD logs, ground truth")
+    sim.add_argument("--out", required=True)
+    sim.add_argument("--room", help="room file (default: the example lab)")
+    sim.add_argument("--hours", type=float, default=2.0)
+    sim.add_argument("--start-hour", type=float, default=8.0)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--frame-interval-s", type=float, default=30.0)
+    sim.add_argument("--scenario", help="normal, finals, summer, holiday, weekend, crowded (default: calendar)")
+
+    sc = sub.add_parser("score", help="compare a run's fused ticks with ground truth")
+    sc.add_argument("--ticks", required=True, help="ticks.csv of the run")
+    sc.add_argument("--truth", required=True, help="truth.csv of the simulation")
+    sc.add_argument("--output-csv", help="output.csv of the run, for the L2/L3 errors")
+    sc.add_argument("--room", help="room file (for zone names in L3 errors)")
+    sc.add_argument("--lag-s", type=float, default=2.0)
+
+
+def handles(command):
+    return command in COMMANDS
+
+
+def dispatch(parser, args):
+    if args.command == "demo":
+        from thermocc_tools.room_chain import run_chain
+        broker = None
+        if args.broker:
+            host, _, port = args.broker.rpartition(":")
+            if not host or not port.isdigit():
+                parser.error("--broker must be host:port, got %r" % args.broker)
+            broker = (host, int(port))
+        if args.hours <= 0 or args.frame_interval_s <= 0:
+            parser.error("--hours and --frame-interval-s must be positive")
+        result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
+                           frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots)
+        from thermocc.room import EXAMPLE_ROOM, load_room
+        from thermocc.score import format_table, score
+        room = load_room(EXAMPLE_ROOM)
+        out = result["outputs"]
+        res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones])
+        print("\nthermocc demo: %s" % ", ".join(result["scenario"]))
+        print("  outputs:    %s/output.csv, zones/, ticks.csv" % out)
+        for key in ("levels_png", "floor_png", "animation"):
+            if key in result:
+                print("  picture:    %s" % result[key])
+        print("  truth:      %s" % result["truth"])
+        print("\naccuracy against the simulation's ground truth:")
+        print(format_table({"demo (blob mode)": res}))
+        return 0
+    if args.command == "simulate":
+        from thermocc_tools.room_chain import simulate_files
+        result = simulate_files(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
+                                frame_interval_s=args.frame_interval_s, room_file=args.room, scenario=args.scenario)
+        print(json.dumps(result, indent=1))
+        return 0
+    if args.command == "score":
+        from thermocc.score import format_table, score
+        zones = None
+        if args.room:
+            from thermocc.room import load_room
+            zones = [z.name for z in load_room(args.room).zones]
+        res = score(args.ticks, args.truth, args.output_csv, lag_s=args.lag_s, zones=zones)
+        print(format_table({"run": res}))
+        print(json.dumps(res, indent=1), file=sys.stderr)
+        return 0
+    return 2

@@ -1,0 +1,146 @@
+"""What each camera of a simulated room sees: 32 x 24 object temperatures per tick.
+
+Each pixel is traced as 4 x 4 sub-rays through the camera model (thermocc.camera) and the
+mean of what they hit is the pixel's temperature, so a person covering part of a pixel,
+or far off-axis, reads colder than skin. What rays can hit, nearest first:
+  people   a vertical cylinder (shoulders/clothing; seated wider and lower) topped by a
+           head sphere (warmest); apparent temperatures between air and skin: head
+           air + 0.8 (34 - air) (face and hair), clothing air + k (33 - air), k 0.55 (0.3 winter)
+  objects  monitors (on while their desk is used), a radiator in the heating season, a
+           kettle in the pantry when someone is there, as horizontal hot rectangles
+  floor    air temperature with a slow daily drift, plus a sunlit patch that moves along
+           the window wall in the afternoon (configurable)
+The result goes to the register-level sensor simulator, which adds the datasheet noise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from thermocc.camera import COLS, ROWS, CameraModel
+
+SUB = 4    # sub-rays per pixel side
+
+
+@dataclass
+class RenderSettings:
+    air_c: float = 22.0
+    drift_c: float = 0.8              # amplitude of the daily air temperature swing
+    winter_clothing: bool = False
+    sun: bool = True                  # afternoon sun patch on the floor
+    sun_excess_c: float = 7.0
+    radiator: bool = False
+    radiator_c: float = 45.0
+    radiator_at: tuple = (10.5, 0.15, 0.8)   # x, y, height of the radiator's top (m)
+    monitor_c: float = 36.0
+    kettle_c: float = 92.0
+    offline_cameras: tuple = ()      # indices of cameras that deliver nothing
+    extra_objects: list = field(default_factory=list)   # (x0, y0, x1, y1, height, temperature)
+
+
+def air_temperature(settings, t_s):
+    """Air at t_s seconds after local midnight: coolest at 05:00, warmest at 15:00."""
+    hour = (t_s / 3600.0) % 24
+    return settings.air_c + settings.drift_c * math.sin((hour - 9.0) / 24 * 2 * math.pi)
+
+
+class RoomRenderer:
+    def __init__(self, room, settings=None):
+        self.room = room
+        self.settings = settings or RenderSettings()
+        self.models = [CameraModel(p) for p in room.cameras]
+        # sub-pixel ray directions per camera, (768, SUB*SUB, 3)
+        offs = (np.arange(SUB) + 0.5) / SUB - 0.5
+        cols = (np.arange(COLS)[None, :, None, None] + offs[None, None, None, :]) + 0 * offs[None, None, :, None]
+        rows = (np.arange(ROWS)[:, None, None, None] + offs[None, None, :, None]) + 0 * offs[None, None, None, :]
+        cols = np.broadcast_to(cols, (ROWS, COLS, SUB, SUB)).reshape(-1)
+        rows = np.broadcast_to(rows, (ROWS, COLS, SUB, SUB)).reshape(-1)
+        self.rays = [m.rays(cols, rows) for m in self.models]
+        x0, y0, x1, y1 = room.bounds
+        self.bounds = (x0, y0, x1, y1)
+
+    def objects(self, t_s, people, monitors):
+        s = self.settings
+        objs = list(s.extra_objects)
+        for mx, my in monitors:
+            objs.append((mx - 0.25, my - 0.06, mx + 0.25, my + 0.06, 1.15, s.monitor_c))
+        if s.radiator:
+            rx, ry, rh = s.radiator_at
+            objs.append((rx - 0.6, ry - 0.06, rx + 0.6, ry + 0.06, rh, s.radiator_c))
+        for i, z in enumerate(self.room.zones):
+            if "pantry" in z.name.lower() and any(p[4] == i for p in people):
+                c = z.polygon.max(axis=0)
+                objs.append((c[0] - 0.45, c[1] - 0.45, c[0] - 0.25, c[1] - 0.25, 0.95, s.kettle_c))
+        return objs
+
+    def sun_patch(self, t_s):
+        """(x0, y0, x1, y1) of the sunlit floor patch, or None outside 12:00-17:00."""
+        hour = (t_s / 3600.0) % 24
+        if not self.settings.sun or not 12.0 <= hour <= 17.0:
+            return None
+        x0, y0, x1, _ = self.bounds
+        f = (hour - 12.0) / 5.0
+        cx = x1 - 1.0 - f * (x1 - x0 - 2.0)
+        return (cx - 0.7, y0, cx + 0.7, y0 + 1.2)
+
+    def render(self, t_s, people, monitors=()):
+        """Object temperatures (n_cameras, 768) for people [(agent, x, y, posture, zone)]."""
+        s = self.settings
+        air = air_temperature(s, t_s)
+        objs = self.objects(t_s, people, monitors)
+        sun = self.sun_patch(t_s)
+        k_cloth = 0.3 if s.winter_clothing else 0.55
+        head_c = air + 0.8 * (34.0 - air)
+        cloth_c = air + k_cloth * (33.0 - air)
+        out = np.empty((len(self.models), ROWS * COLS))
+        for k, (m, d) in enumerate(zip(self.models, self.rays)):
+            o = m.origin
+            # floor (z = 0); rays that leave the floor polygon's box end on a wall at air temperature
+            t_best = -o[2] / d[:, 2]
+            temp = np.full(len(d), air)
+            if sun is not None:
+                fx = o[0] + t_best * d[:, 0]
+                fy = o[1] + t_best * d[:, 1]
+                lit = (fx >= sun[0]) & (fx <= sun[2]) & (fy >= sun[1]) & (fy <= sun[3])
+                temp[lit] = air + s.sun_excess_c
+            for x0, y0, x1, y1, h, tc in objs:
+                t = (h - o[2]) / d[:, 2]
+                px, py = o[0] + t * d[:, 0], o[1] + t * d[:, 1]
+                hit = (t > 0) & (t < t_best) & (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)
+                t_best = np.where(hit, t, t_best)
+                temp = np.where(hit, tc, temp)
+            for _, x, y, posture, _ in people:
+                seated = posture == "seated"
+                r, top = (0.27, 1.05) if seated else (0.2, 1.45)
+                head_z, head_r = top + 0.14, 0.11
+                # head sphere
+                oc = o - np.array([x, y, head_z])
+                b = d @ oc
+                c = oc @ oc - head_r * head_r
+                disc = b * b - c
+                ok = disc > 0
+                th = -b - np.sqrt(np.where(ok, disc, 0))
+                hit = ok & (th > 0) & (th < t_best)
+                t_best = np.where(hit, th, t_best)
+                temp = np.where(hit, head_c, temp)
+                # body cylinder: side wall and top cap
+                ox, oy = o[0] - x, o[1] - y
+                a2 = d[:, 0] ** 2 + d[:, 1] ** 2
+                b2 = ox * d[:, 0] + oy * d[:, 1]
+                c2 = ox * ox + oy * oy - r * r
+                disc = b2 * b2 - a2 * c2
+                ok = (disc > 0) & (a2 > 1e-12)
+                ts = (-b2 - np.sqrt(np.where(ok, disc, 0))) / np.where(a2 > 1e-12, a2, 1)
+                zs = o[2] + ts * d[:, 2]
+                hit = ok & (ts > 0) & (ts < t_best) & (zs >= 0) & (zs <= top)
+                tcap = (top - o[2]) / d[:, 2]
+                cx, cy = o[0] + tcap * d[:, 0] - x, o[1] + tcap * d[:, 1] - y
+                cap = (tcap > 0) & (cx * cx + cy * cy <= r * r)
+                tb = np.where(cap & (~hit | (tcap < ts)), tcap, np.where(hit, ts, np.inf))
+                body = (tb < t_best)
+                t_best = np.where(body, tb, t_best)
+                temp = np.where(body, cloth_c, temp)
+            out[k] = temp.reshape(ROWS * COLS, SUB * SUB).mean(axis=1)
+        return out
