@@ -170,7 +170,8 @@ class Fuser:
 
 # -- live ---------------------------------------------------------------------------------
 def run(site, out_dir=None, stop=None, ready=None, mode=None):
-    """Serve the site's rooms until SIGTERM/SIGINT (or `stop` is set). Returns 0."""
+    """Serve the site's rooms until SIGTERM/SIGINT (or `stop` is set). Returns 0.
+    `ready` (an Event) is set once the broker has acknowledged the subscription."""
     import threading
 
     import paho.mqtt.client as mqtt
@@ -198,12 +199,20 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
             log.error("broker refused the connection: %s", reason)
             return
         log.info("connected to %s:%d", m.host, m.port)
-        for room in site.rooms:
-            c.subscribe("%s/%s/%s/+/+/blobs" % (m.prefix, room.site, room.name), qos=1)
+        result, mid = c.subscribe([("%s/%s/%s/+/+/blobs" % (m.prefix, room.site, room.name), 1)
+                                   for room in site.rooms])
+        pending_subscription[0] = mid
         c.publish(availability, "online", qos=1, retain=True)
         for pubs in publishers.values():
             for p in pubs:
                 p.announce()
+
+    pending_subscription = [None]
+
+    def on_subscribe(c, userdata, mid, reasons, properties=None):
+        # ready for the boards' messages only once the broker holds the subscription
+        if mid == pending_subscription[0] and ready is not None:
+            ready.set()
 
     def on_disconnect(c, userdata, flags, reason, properties=None):
         if not stop.is_set():
@@ -217,6 +226,7 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
 
     client.on_connect = on_connect
     client.on_disconnect = on_disconnect
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.connect_async(m.host, m.port, keepalive=m.keepalive_s)
     client.loop_start()
@@ -224,8 +234,6 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             handlers[sig] = signal.signal(sig, lambda *a: stop.set())
-    if ready:
-        ready.set()
     try:
         while not stop.is_set():
             try:
@@ -241,9 +249,7 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
                     break
                 fuser.handle_payload(topic, payload)
     finally:
-        while not inbox.empty():
-            fuser.handle_payload(*inbox.get_nowait())
-        fuser.close()
+        # leave the broker first, so nothing arrives (and is acknowledged) after the last drain
         info = client.publish(availability, "offline", qos=1, retain=True)
         try:
             info.wait_for_publish(2)
@@ -251,6 +257,9 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
             pass
         client.disconnect()
         client.loop_stop()
+        while not inbox.empty():
+            fuser.handle_payload(*inbox.get_nowait())
+        fuser.close()
         for sig, h in handlers.items():
             signal.signal(sig, h)
         log.info("stopped: %s", fuser.stats())
