@@ -5,7 +5,7 @@ mean of what they hit is the pixel's temperature, so a person covering part of a
 or far off-axis, reads colder than skin. What rays can hit, nearest first:
   people   a vertical cylinder (shoulders/clothing; seated wider and lower) topped by a
            head sphere (warmest); apparent temperatures between air and skin: head
-           air + 0.8 (34 - air) (face and hair), clothing air + k (33 - air), k 0.55 (0.3 winter)
+           air + 0.8 (34 - air) (face and hair), clothing air + k (34 - air), k 0.55 (0.3 winter)
   objects  monitors (on while their desk is used), a radiator in the heating season, a
            kettle in the pantry when someone is there, as horizontal hot rectangles
   floor    air temperature with a slow daily drift, plus a sunlit patch that moves along
@@ -93,7 +93,7 @@ class RoomRenderer:
         sun = self.sun_patch(t_s)
         k_cloth = 0.3 if s.winter_clothing else 0.55
         head_c = air + 0.8 * (34.0 - air)
-        cloth_c = air + k_cloth * (33.0 - air)
+        cloth_c = air + k_cloth * (34.0 - air)
         out = np.empty((len(self.models), ROWS * COLS))
         for k, (m, d) in enumerate(zip(self.models, self.rays)):
             o = m.origin

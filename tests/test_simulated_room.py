@@ -1,0 +1,106 @@
+"""The simulated room: renderer physics, behaviour, scorer on known answers, the demo chain."""
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thermocc.room import EXAMPLE_ROOM, load_room
+from thermocc.score import score
+from thermocc_tools.occupancy_sim import Behaviour, academic_scenario
+from thermocc_tools.thermal_render import RenderSettings, RoomRenderer
+
+ROOM = load_room(EXAMPLE_ROOM)
+NIGHT = 3 * 3600            # no sun, no drift surprises
+
+
+def render(people, **kw):
+    r = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0, **kw))
+    return r.render(NIGHT, people)
+
+
+def test_person_at_air_temperature_is_invisible():
+    empty = render([])
+    assert np.allclose(empty, 22.0)
+    # with the air at skin temperature a person has no contrast at all
+    r = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0, air_c=34.0))
+    assert np.allclose(r.render(NIGHT, [(0, 3.0, 1.9, "seated", 1)]), r.render(NIGHT, []), atol=1e-9)
+
+
+def test_person_reads_warmer_the_more_of_a_pixel_they_cover():
+    # under the camera a head fills pixels; far off-axis the same person covers fractions of them
+    near = render([(0, 3.0, 1.9, "standing", 1)])[0].max()
+    far = render([(0, 5.9, 3.6, "standing", 4)])[0].max()
+    assert 22.0 + 5 < near <= 22.0 + 0.8 * 12 + 1e-9
+    assert 22.0 < far < near
+    winter = render([(0, 3.0, 1.9, "standing", 1)], winter_clothing=True)[0]
+    summer = render([(0, 3.0, 1.9, "standing", 1)])[0]
+    assert (winter <= summer + 1e-9).all() and winter.sum() < summer.sum()
+
+
+@pytest.mark.parametrize("refresh_hz", [2, 8])
+def test_noise_through_sensor_and_driver_matches_the_datasheet_table(refresh_hz):
+    from thermocc_device.mlx90640 import MLX90640
+    from thermocc_tools.mlx90640_sim import NOISE_RMS_C, SimI2CBus, SimMLX90640, generate_eeprom
+    from thermocc_tools.sim_clock import SimClock
+    clock = SimClock()
+    bus = SimI2CBus("i2c0", clock=clock)
+    sensor = bus.attach(SimMLX90640(generate_eeprom(2), clock, noise=True, seed=5))
+    sensor.set_scene([22.0] * 768, air_c=22.0)
+    camera = MLX90640(bus, bus_name="i2c0", clock=clock, refresh_hz=refresh_hz, log=None).begin()
+    frames = np.array([np.array(camera.read_frame()) for _ in range(40)])   # the driver reuses its buffer
+    measured = np.median(frames[5:].std(axis=0))
+    assert measured == pytest.approx(NOISE_RMS_C["BAA"][refresh_hz], rel=0.3)
+
+
+def test_behaviour_is_seeded_and_respects_the_calendar():
+    a = Behaviour(ROOM, seed=4, days=2)
+    b = Behaviour(ROOM, seed=4, days=2)
+    times = range(0, 2 * 86400, 600)
+    assert [a.positions(t) for t in times] == [b.positions(t) for t in times]
+    assert academic_scenario(dt.date(2026, 7, 14)) == "summer"
+    assert academic_scenario(dt.date(2026, 12, 24)) == "holiday"
+    assert academic_scenario(dt.date(2026, 3, 7)) == "weekend"
+    peak = max(len(a.positions(t)) for t in range(0, 86400, 300))
+    assert 0 < peak <= len(a.seats)
+    assert all(len(a.positions(t)) == 0 for t in range(0, 5 * 3600, 600))          # nobody at night
+
+
+def _write(path, rows, header):
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_scorer_on_constructed_cases(tmp_path):
+    truth = _write(tmp_path / "truth.csv", [
+        "2026-03-02 09:00:00,1,1.0,1.0,Office", "2026-03-02 09:00:00,2,5.0,5.0,Main Area",
+        "2026-03-02 09:00:30,1,1.0,1.0,Office",
+        "2026-03-02 09:01:00,,,,"], "timestamp,agent,x,y,zone")
+    ticks = _write(tmp_path / "ticks.csv", [
+        "2026-03-02 09:00:02,2,4,1,1.3,1.4,Office", "2026-03-02 09:00:02,2,4,2,5.0,5.0,Pantry",
+        "2026-03-02 09:00:32,2,4,1,1.0,1.0,Office", "2026-03-02 09:00:32,2,4,3,8.0,1.0,Office",
+        "2026-03-02 09:01:02,0,4,,,,"], "timestamp,count,cameras_ok,person,x,y,zone")
+    r = score(ticks, truth, lag_s=2)
+    assert r["ticks_scored"] == 3
+    assert r["exact_count_rate"] == pytest.approx(2 / 3)
+    assert r["count_mae"] == pytest.approx(1 / 3)
+    assert r["presence_f1"] == 1.0
+    assert r["position_error_mean_m"] == pytest.approx((0.5 + 0 + 0) / 3)
+    assert r["zone_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_demo_chain_short_form(broker, tmp_path):
+    """Two simulated boards running the firmware, a real broker, the daemon, outputs and pictures."""
+    from thermocc_tools.room_chain import run_chain
+    result = run_chain(tmp_path / "demo", hours=0.6, start_hour=9.0, seed=2, frame_interval_s=30,
+                       broker=(broker.host, broker.port), quiet=True)
+    assert result["drained"]
+    out = pd.read_csv(result["outputs"] + "/output.csv")
+    assert len(out) >= 6 and (out["coverage"] > 0.9).all()
+    zone_cols = [c for c in out if c.startswith("L3_") and c.endswith("_count")]
+    assert (out[zone_cols].sum(axis=1) == out["L2_count"]).all()
+    assert out["L1_presence"].max() == 1 and out["L2_count"].max() >= 3      # a morning in the lab
+    res = score(result["outputs"] + "/ticks.csv", result["truth"], result["outputs"] + "/output.csv")
+    assert res["ticks_scored"] > 60 and res["presence_f1"] > 0.9 and res["count_mae"] < 1.0
+    for key in ("levels_png", "floor_png", "animation"):
+        assert open(result[key], "rb").read(4) in (b"\x89PNG", b"GIF8")
