@@ -126,10 +126,6 @@ def header(room):
 ZONE_HEADER = ["timestamp", "count", "fraction", "people_w", "devices_on", "equipment_w", "total_w", "w_per_m2"]
 
 
-def _fmt(v, digits):
-    return ("%.*f" % (digits, v)) if digits else "%d" % v
-
-
 def build_rows(room, agg_rows, zone_sums, first):
     """Rows (room row, per-zone rows) for steps first..end of the aggregates; earlier rows are history."""
     s = room.settings
@@ -156,30 +152,40 @@ def build_rows(room, agg_rows, zone_sums, first):
     areas = np.array([z.area_m2 for z in zones])
     zcap = np.array([z.capacity or room.capacity for z in zones], float)
     room_area = room.area_m2
-    rows, zone_rows = [], [[] for _ in zones]
-    for k, i in enumerate(range(first, len(a))):
-        ts = str(stamps[k]).replace("T", " ")
-        zc = zone_counts[i]
-        people_w = zc * activity
-        equip_w = devices_on[i] * w_dev
-        total = people_w + equip_w
-        row = [ts, _fmt(l0[k], 3), _fmt(l0[k] * room.capacity, 2), _fmt(presence[i], 0), _fmt(count[i], 0),
-               _fmt(count[i] / room.capacity, 3), _fmt(mean_count[i], 3)]
-        for z in range(len(zones)):
-            row += [_fmt(zc[z], 0), _fmt(zc[z] / zcap[z], 3)]
-        for z in range(len(zones)):
-            row += [_fmt(people_w[z], 1), _fmt(devices_on[i, z], 0), _fmt(equip_w[z], 1),
-                    _fmt(total[z] / areas[z], 2)]
-            zone_rows[z].append([ts, _fmt(zc[z], 0), _fmt(zc[z] / zcap[z], 3), _fmt(people_w[z], 1),
-                                 _fmt(devices_on[i, z], 0), _fmt(equip_w[z], 1), _fmt(total[z], 1),
-                                 _fmt(total[z] / areas[z], 2)])
-        entries, exits = int(a[i, 7]), int(a[i, 8])
-        cov = a[i, 5] / a[i, 6] if a[i, 6] > 0 else 0.0
-        row += [_fmt(people_w.sum(), 1), _fmt(equip_w.sum(), 1), _fmt(total.sum(), 1),
-                _fmt(total.sum() / room_area, 2), _fmt(entries, 0), _fmt(exits, 0), _fmt(entries - exits, 0),
-                _fmt(cov, 3)]
-        rows.append(row)
+    sl = slice(first, len(a))
+    ts = np.char.replace(stamps.astype(str), "T", " ")
+    zc = zone_counts[sl]
+    dev = devices_on[sl]
+    people_w = zc * activity
+    equip_w = dev * w_dev
+    total = people_w + equip_w
+    entries, exits = a[sl, 7].astype(np.int64), a[sl, 8].astype(np.int64)
+    cov = np.where(a[sl, 6] > 0, a[sl, 5] / np.where(a[sl, 6] > 0, a[sl, 6], 1), 0.0)
+    col = _column
+    cols = [ts, col(l0, 3), col(l0 * room.capacity, 2), col(presence[sl], 0), col(count[sl], 0),
+            col(count[sl] / room.capacity, 3), col(mean_count[sl], 3)]
+    for z in range(len(zones)):
+        cols += [col(zc[:, z], 0), col(zc[:, z] / zcap[z], 3)]
+    zone_cols = []
+    for z in range(len(zones)):
+        per = [col(people_w[:, z], 1), col(dev[:, z], 0), col(equip_w[:, z], 1), col(total[:, z] / areas[z], 2)]
+        cols += per
+        zone_cols.append([ts, cols[7 + 2 * z], cols[8 + 2 * z], per[0], per[1], per[2], col(total[:, z], 1), per[3]])
+    cols += [col(people_w.sum(axis=1), 1), col(equip_w.sum(axis=1), 1), col(total.sum(axis=1), 1),
+             col(total.sum(axis=1) / room_area, 2), col(entries, 0), col(exits, 0), col(entries - exits, 0),
+             col(cov, 3)]
+    rows = [list(r) for r in zip(*cols)]
+    zone_rows = [[list(r) for r in zip(*zcols)] for zcols in zone_cols]
     return rows, zone_rows
+
+
+def _column(values, digits):
+    """Text of a numeric column, fixed decimals (integers when digits is 0)."""
+    values = np.asarray(values)
+    if digits == 0:
+        return [str(v) for v in values.astype(np.int64).tolist()]
+    fmt = "%." + str(digits) + "f"
+    return [fmt % v for v in values.astype(np.float64).tolist()]
 
 
 def history_length(room):

@@ -1,0 +1,113 @@
+"""Host benchmarks, each side by side with its baseline, in one run.
+
+  python3 benchmarks/bench_host.py [--frames N]
+
+1. Raw-frame detection: the numba twin (thermocc.detect_fast) vs a per-frame
+   scipy.ndimage.label loop (threshold at median + 5 C, 8-connectivity, per-blob
+   centroid/size/peak with ndimage functions) on the same frames. Target >= 10x.
+2. Replay of raw frames through detection + fusion + tracker + series for the
+   example room (4 cameras); extrapolated to a full day at 4 Hz (1.4 M frames). Target < 60 s.
+3. One year of 5-minute series (105,120 steps) built from step aggregates. Target < 5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def frames_with_people(n, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:24, 0:32]
+    out = np.empty((n, 768), np.float32)
+    base = 22 + rng.normal(0, 0.2, (n, 24, 32))
+    for i in range(n):
+        f = base[i]
+        for _ in range(rng.integers(0, 5)):
+            r, c = rng.uniform(2, 22), rng.uniform(2, 30)
+            f = np.maximum(f, 22 + 9 * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / 3.0))
+        out[i] = f.ravel()
+    return out
+
+
+def scipy_loop(frames):
+    from scipy import ndimage
+    structure = np.ones((3, 3), int)
+    total = 0
+    for f in frames:
+        img = f.reshape(24, 32)
+        mask = img > np.median(img) + 5
+        labels, n = ndimage.label(mask, structure)
+        if n:
+            idx = np.arange(1, n + 1)
+            ndimage.center_of_mass(img, labels, idx)
+            ndimage.sum(mask, labels, idx)
+            ndimage.maximum(img, labels, idx)
+        total += n
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=20000)
+    args = ap.parse_args()
+    from thermocc.detect_fast import FastDetector
+    frames = frames_with_people(args.frames)
+    det = FastDetector()
+    det.detect_frames(frames[:10])                       # compile
+    t = time.perf_counter()
+    stats, summary = FastDetector().detect_frames(frames)
+    t_numba = time.perf_counter() - t
+    n_sc = min(len(frames), 5000)
+    t = time.perf_counter()
+    scipy_loop(frames[:n_sc])
+    t_scipy = (time.perf_counter() - t) * len(frames) / n_sc
+    print("1. raw-frame detection, %d frames" % len(frames))
+    print("   numba twin:                 %10.0f frames/s" % (len(frames) / t_numba))
+    print("   scipy.ndimage.label loop:   %10.0f frames/s   (baseline)" % (len(frames) / t_scipy))
+    print("   speed-up:                   %10.1f x          (target >= 10 x)" % (t_scipy / t_numba))
+
+    # 2. full replay path on the example room
+    from thermocc.ingest import observations_from_stats
+    from thermocc.pipeline import RoomPipeline
+    from thermocc.room import EXAMPLE_ROOM, load_room
+    room = load_room(EXAMPLE_ROOM)
+    per_cam = len(frames) // 4
+    t0 = 1_772_442_000_000
+    t = time.perf_counter()
+    obs = []
+    for k, cam in enumerate(room.cameras):
+        d = FastDetector()
+        st, su = d.detect_frames(frames[k * per_cam:(k + 1) * per_cam])
+        times = t0 + np.arange(per_cam) * 250 + k
+        obs += observations_from_stats(cam.node, cam.id, np.arange(per_cam), times, st, su)
+    obs.sort(key=lambda o: o.key)
+    t_detect = time.perf_counter() - t
+    pipe = RoomPipeline(room, [])
+    t = time.perf_counter()
+    for o in obs:
+        pipe.feed(o)
+    t_fuse = time.perf_counter() - t
+    total = t_detect + t_fuse
+    day = 4 * 4 * 86400
+    print("2. replay: detection + fusion + tracking + series, 4 cameras at 4 Hz (%d frames)" % (4 * per_cam))
+    print("   %10.0f frames/s (detection %.2f s, fusion/tracking %.2f s, %d ticks)"
+          % (4 * per_cam / total, t_detect, t_fuse, pipe.ticks_done))
+    print("   a day (%d frames) extrapolated: %.1f s   (target < 60 s on one core)" % (day, total * day / (4 * per_cam)))
+
+    # 3. a year of series
+    from thermocc.series import build_rows
+    rng = np.random.default_rng(1)
+    n = 365 * 288
+    rows = [(t0 + i * 300_000, 300, 300, 300.0 * c, c, 1200, 1200, 0, 0)
+            for i, c in enumerate(rng.integers(0, 8, n))]
+    zs = [np.full(5, 60.0 * r[4]) for r in rows]
+    t = time.perf_counter()
+    out, _ = build_rows(room, rows, zs, 0)
+    t_year = time.perf_counter() - t
+    print("3. one year of 5-minute L0-L4 rows (%d steps): %.2f s   (target < 5 s)" % (len(out), t_year))
+
+
+if __name__ == "__main__":
+    main()
