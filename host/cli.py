@@ -129,7 +129,7 @@ def _dispatch(parser, args):
                                                                 ", ".join("%s/%s" % (c.node, c.id) for c in room.cameras)))
         if not pose.reference_points:
             return _fail("camera %s has no reference_points in %s; record a person standing on known floor marks "
-                         "(pixel + floor) first (docs/room.md)" % (args.camera, args.room))
+                         "(pixel + floor) first (docs/host.md)" % (args.camera, args.room))
         before = floor_residuals(pose, pose.reference_points)
         fitted, res = calibrate(pose, fit=[f.strip() for f in args.fit.split(",")])
         print("camera %s: %d reference points" % (args.camera, len(res)))

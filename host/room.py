@@ -2,7 +2,7 @@
 
 load_room(path) / parse_room(raw, source) return a Room or raise RoomConfigError listing
 every problem as "<file>: <field>: <what is wrong>; <how to fix>". Unknown keys are
-errors (a typo must not silently fall back to a default). docs/room.md describes the file.
+errors (a typo must not silently fall back to a default). docs/host.md describes the file.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class CameraPose:
 
 @dataclass
 class Settings:
-    """Fusion, tracking and series windows; every field documented in docs/room.md."""
+    """Fusion, tracking and series windows; every field documented in docs/host.md."""
     mode: str = "blob"                 # blob | frame
     tick_s: float = 1.0
     timestep_min: int = 5
@@ -380,15 +380,19 @@ def parse_room(raw, source="room"):
     return Room(site, name, floor, capacity, zones, doors, cameras, settings, source)
 
 
-def load_room(path):
+def read_config_json(path, what):
+    """The JSON of a config file, or a RoomConfigError naming the file and what to do."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
-        raise RoomConfigError(str(path), ["file not found; give the path of a room file (see docs/room.md)"])
+        raise RoomConfigError(str(path), ["file not found; give the path of a %s (see docs/host.md)" % what])
     except ValueError as e:
         raise RoomConfigError(str(path), ["not valid JSON: %s" % e])
-    return parse_room(raw, str(path))
+
+
+def load_room(path):
+    return parse_room(read_config_json(path, "room file"), str(path))
 
 
 EXAMPLE_ROOM = Path(__file__).with_name("rooms") / "lab.json"

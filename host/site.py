@@ -14,12 +14,11 @@ its share; they can all use one broker.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from thermocc.room import RoomConfigError, load_room
+from thermocc.room import RoomConfigError, load_room, read_config_json
 
 SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "description"}
 MQTT_KEYS = {"host", "port", "prefix", "user", "password_env", "tls", "client_id", "discovery_prefix", "keepalive_s"}
@@ -113,10 +112,4 @@ def parse_site(raw, base, source="site", only_rooms=None):
 
 def load_site(path, only_rooms=None):
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RoomConfigError(str(path), ["file not found; give the path of a site file (see docs/host.md)"])
-    except ValueError as e:
-        raise RoomConfigError(str(path), ["not valid JSON: %s" % e])
-    return parse_site(raw, path.parent, str(path), only_rooms)
+    return parse_site(read_config_json(path, "site file"), path.parent, str(path), only_rooms)

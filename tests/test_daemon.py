@@ -4,7 +4,6 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from thermocc.camera import CameraModel
 from thermocc.daemon import replay, run

@@ -22,7 +22,7 @@ from thermocc.room import EXAMPLE_ROOM, load_room
 from thermocc_tools.occupancy_sim import Behaviour
 from thermocc_tools.sim_board import SimBoard
 from thermocc_tools.sim_clock import SimClock
-from thermocc_tools.thermal_render import RenderSettings, RoomRenderer, air_temperature
+from thermocc_tools.thermal_render import RoomRenderer, air_temperature
 
 TRUTH_HEADER = "timestamp,agent,x,y,zone\n"
 
