@@ -277,16 +277,21 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
             fuser.handle_message(msg)
             if progress and i % 5000 == 0:
                 progress(i, len(msgs), str(path))
+    # files hold one node (or one recording) each: merge them into one time order before
+    # the intake, or a second file would arrive entirely "late"
+    observations = []
     for folder in log_folders:
         obs, damage = read_log_folder(folder, published_only=not all_frames)
         for d in damage:
             log.warning("%s: %s", folder, d)
-        fuser.feed_observations(obs)
+        observations += obs
     # a CSV may name cameras by id alone where the id is unique in the site
     ids = [c.id for room in site.rooms for c in room.cameras]
     camera_map = {c.id: (c.node, c.id) for room in site.rooms for c in room.cameras if ids.count(c.id) == 1}
     for path in csv_files:
-        fuser.feed_observations(read_raw_csv(path, camera_map))
+        observations += read_raw_csv(path, camera_map)
+    observations.sort(key=lambda o: o.key)
+    fuser.feed_observations(observations)
     fuser.finish()
     fuser.close()
     return fuser.stats()
