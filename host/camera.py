@@ -50,11 +50,14 @@ class CameraModel:
 
     def to_floor(self, cols, rows, height_m):
         """Points (N, 2) where the pixels' rays cross the plane at height_m; NaN where they do not."""
-        d = self.rays(cols, rows)
+        return self.plane_points(self.rays(cols, rows), height_m)
+
+    def plane_points(self, rays, height_m):
+        """Where rays (N, 3) from this camera cross the plane at height_m; NaN where they do not."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = (height_m - self.origin[2]) / d[:, 2]
+            t = (height_m - self.origin[2]) / rays[:, 2]
         t = np.where(t > 0, t, np.nan)
-        return self.origin[:2] + t[:, None] * d[:, :2]
+        return self.origin[:2] + t[:, None] * rays[:, :2]
 
     def to_pixel(self, xs, ys, height_m):
         """(cols, rows, visible) of room points at height_m; visible is False behind or outside the image."""

@@ -130,15 +130,18 @@ class BlobFusion:
         """detections: list of (camera index, col, row). Returns people (k, 2) and labels."""
         if not detections:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
-        cams = np.array([d[0] for d in detections], np.int64)
-        origins = np.empty((len(detections), 3))
-        dirs = np.empty((len(detections), 3))
-        floor = np.empty((len(detections), 2))
-        for i, (k, col, row) in enumerate(detections):
+        det = np.array(detections, np.float64)
+        cams = det[:, 0].astype(np.int64)
+        origins = np.empty((len(det), 3))
+        dirs = np.empty((len(det), 3))
+        floor = np.empty((len(det), 2))
+        for k in np.unique(cams):            # one batch of rays per camera (a hot path in replays)
+            sel = cams == k
             model = self.models[k]
-            origins[i] = model.origin
-            dirs[i] = model.rays([col], [row])[0]
-            floor[i] = model.to_floor([col], [row], self.target_h)[0]
+            rays = model.rays(det[sel, 1], det[sel, 2])
+            origins[sel] = model.origin
+            dirs[sel] = rays
+            floor[sel] = model.plane_points(rays, self.target_h)
         labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high)
         return people, labels
 

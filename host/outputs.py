@@ -16,6 +16,7 @@ EnergyPlus Schedule:File CSVs (+ the IDF objects that read them).
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -87,7 +88,6 @@ class CsvSink:
         self.fmt = "%Y-%m-%d %H:%M:%S" if room.settings.tick_s >= 1 else "%Y-%m-%d %H:%M:%S.%f"
 
     def _stamp(self, t_ms):
-        import datetime as dt
         t = dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=t_ms + self.offset_ms)
         s = t.strftime(self.fmt)
         return s[:-3] if s.endswith("000") and "." in s else s

@@ -50,6 +50,7 @@ class RoomPipeline:
         self._reset_step()
         self.ticks_done = 0
         self.unknown = 0
+        self.blobs_only = 0
 
     def _reset_step(self):
         self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
@@ -66,7 +67,10 @@ class RoomPipeline:
             return
         self.advance_to(obs.t_ms)
         if self.mode == "frame" and obs.frame is None:
-            log.warning("frame mode needs raw frames; %s/%s seq %d has blobs only", obs.node, obs.cam, obs.seq)
+            self.blobs_only += 1
+            if self.blobs_only == 1 or self.blobs_only % 10000 == 0:
+                log.warning("frame mode needs raw frames; %d observations had blobs only (first: %s/%s)",
+                            self.blobs_only, obs.node, obs.cam)
         self.latest[k] = obs
 
     def advance_to(self, t_ms):

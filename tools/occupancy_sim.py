@@ -205,15 +205,13 @@ class Behaviour:
 
     def monitors_on(self, t_s, hold_s=600):
         """Monitors of seats whose owner sat there within the last hold_s."""
+        where = [{p[0]: (p[1], p[2]) for p in self.positions(t_s - lag)} for lag in (0, hold_s / 2, hold_s)]
         on = []
         for a, seat in enumerate(self.home):
-            if seat.monitor is None or self._arrays[a] is None:
+            if seat.monitor is None:
                 continue
-            for lag in (0, hold_s / 2, hold_s):
-                pos = [p for p in self.positions(t_s - lag) if p[0] == a]
-                if pos and math.hypot(pos[0][1] - seat.x, pos[0][2] - seat.y) < 0.3:
-                    on.append(seat.monitor)
-                    break
+            if any(a in w and math.hypot(w[a][0] - seat.x, w[a][1] - seat.y) < 0.3 for w in where):
+                on.append(seat.monitor)
         return on
 
     def schedule_csv(self, path, start_utc_s, step_min=5, days=1):

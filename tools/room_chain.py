@@ -68,6 +68,31 @@ class SimulatedRoom:
                 if k in self.offline:            # the camera's cable is unplugged: nothing answers on its bus
                     board.buses[j].detach(board.sensors[j].address)
 
+    @classmethod
+    def for_run(cls, room, folder, start_date, start_hour, hours, seed, scenario, render_settings, **kw):
+        """Behaviour for the days the run spans, boards whose clocks start at the start date's
+        local midnight (boards keep UTC, the room file gives local standard time)."""
+        days = max(1, int(np.ceil((start_hour + hours) / 24)))
+        behaviour = Behaviour(room, start_date=start_date, days=days, seed=seed, scenario=scenario)
+        start_utc_ms = int(dt.datetime.combine(start_date, dt.time(), dt.timezone.utc).timestamp() * 1000)
+        start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)
+        return cls(room, folder, start_utc_ms, behaviour, render_settings, seed=seed, **kw)
+
+    def run(self, truth_path, start_date, start_hour, hours, frame_interval_s, quiet=False):
+        """One frame per camera every frame_interval_s; ground truth of each moment to truth_path."""
+        steps = int(hours * 3600 / frame_interval_s) + 1
+        midnight = dt.datetime.combine(start_date, dt.time())
+        started = time.monotonic()
+        with open(truth_path, "w") as truth:
+            truth.write(TRUTH_HEADER)
+            for i in range(steps):
+                t_s = start_hour * 3600 + i * frame_interval_s
+                people = self.step_to(t_s)
+                stamp = (midnight + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
+                write_truth(truth, stamp, people, self.room)
+                if not quiet and (i % 20 == 0 or i == steps - 1):
+                    progress_bar(i + 1, steps, started)
+
     def step_to(self, t_s):
         """Render the room at t_s (seconds after the start) and let every board read one frame per camera."""
         people = self.behaviour.positions(t_s)
@@ -148,24 +173,10 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
     daemon.start()
     ready.wait(30)
     time.sleep(0.5)
-    days = max(1, int(np.ceil((start_hour + hours) / 24)))
-    behaviour = Behaviour(room, start_date=start_date, days=days, seed=seed, scenario=scenario)
-    start_utc_ms = int(dt.datetime.combine(start_date, dt.time(), dt.timezone.utc).timestamp() * 1000)
-    start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)          # boards keep UTC, the room local time
-    sim = SimulatedRoom(room, out / "boards", start_utc_ms, behaviour, render_settings, host, port, seed=seed)
+    sim = SimulatedRoom.for_run(room, out / "boards", start_date, start_hour, hours, seed, scenario,
+                                render_settings, host=host, port=port)
     truth_path = out / "truth.csv"
-    t0 = start_hour * 3600
-    steps = int(hours * 3600 / frame_interval_s) + 1
-    started = time.monotonic()
-    with open(truth_path, "w") as truth:
-        truth.write(TRUTH_HEADER)
-        for i in range(steps):
-            t_s = t0 + i * frame_interval_s
-            people = sim.step_to(t_s)
-            stamp = (dt.datetime.combine(start_date, dt.time()) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
-            write_truth(truth, stamp, people, room)
-            if not quiet and (i % 20 == 0 or i == steps - 1):
-                progress_bar(i + 1, steps, started)
+    sim.run(truth_path, start_date, start_hour, hours, frame_interval_s, quiet)
     drained = sim.drain()
     time.sleep(1.0)
     stop.set()
@@ -174,7 +185,7 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
         embedded.stop()
     room_out = out / "outputs" / room.name
     result = {"outputs": str(room_out), "truth": str(truth_path), "drained": drained,
-              "scenario": behaviour.scenario_names, "site": str(site_path)}
+              "scenario": sim.behaviour.scenario_names, "site": str(site_path)}
     if plots:
         from thermocc.plots import animate_floor, floor_plan, series_png
         series_png(room, room_out / "output.csv", out / "levels.png")
@@ -198,23 +209,9 @@ def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.
     out.mkdir(parents=True, exist_ok=True)
     room_file = Path(room_file or EXAMPLE_ROOM)
     room = load_room(room_file)
-    days = max(1, int(np.ceil((start_hour + hours) / 24)))
-    behaviour = Behaviour(room, start_date=start_date, days=days, seed=seed, scenario=scenario)
-    start_utc_ms = int(dt.datetime.combine(start_date, dt.time(), dt.timezone.utc).timestamp() * 1000)
-    start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)
-    sim = SimulatedRoom(room, out / "boards", start_utc_ms, behaviour, render_settings, mqtt=False, seed=seed,
-                        raw_every=raw_every)
-    steps = int(hours * 3600 / frame_interval_s) + 1
-    started = time.monotonic()
-    with open(out / "truth.csv", "w") as truth:
-        truth.write(TRUTH_HEADER)
-        for i in range(steps):
-            t_s = start_hour * 3600 + i * frame_interval_s
-            people = sim.step_to(t_s)
-            stamp = (dt.datetime.combine(start_date, dt.time()) + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
-            write_truth(truth, stamp, people, room)
-            if not quiet and (i % 20 == 0 or i == steps - 1):
-                progress_bar(i + 1, steps, started)
+    sim = SimulatedRoom.for_run(room, out / "boards", start_date, start_hour, hours, seed, scenario,
+                                render_settings, mqtt=False, raw_every=raw_every)
+    sim.run(out / "truth.csv", start_date, start_hour, hours, frame_interval_s, quiet)
     # raw frames from the SD logs (what the boards measured) -> the interchange CSV
     from thermocc.logreader import read_logs
     with open(out / "frames.csv", "w") as f:
@@ -229,4 +226,4 @@ def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.
         for t_ms, cam, temps in rows:
             f.write("%.3f,%s,%s\n" % (t_ms / 1000, cam, ",".join("%.2f" % v for v in temps)))
     return {"truth": str(out / "truth.csv"), "frames_csv": str(out / "frames.csv"),
-            "sd_logs": [str(b.sd.root) for b, _ in sim.boards], "scenario": behaviour.scenario_names}
+            "sd_logs": [str(b.sd.root) for b, _ in sim.boards], "scenario": sim.behaviour.scenario_names}
