@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--output-csv", required=True)
     pl.add_argument("--png", required=True)
 
+    pu = sub.add_parser("pull", help="copy a board's SD logs (USB, or --network over MQTT) into logs/<node>/")
+    from thermocc_tools import pull
+    pull.add_arguments(pu)
+    nc = sub.add_parser("node-config", help="write each board's config.json from the site file's nodes")
+    nc.add_argument("--site", default="site.json")
+    nc.add_argument("--node", default=None, help="only this node")
+    nc.add_argument("--out", default="build/nodes")
+
     from thermocc_tools import simulate_cli
     simulate_cli.add_commands(sub)
     return parser
@@ -164,6 +172,13 @@ def _dispatch(parser, args):
         series_png(load_room(args.room), args.output_csv, args.png)
         print(args.png)
         return 0
+    if args.command == "pull":
+        from thermocc_tools import pull
+        return pull.run(args)
+    if args.command == "node-config":
+        from thermocc_tools.deploy import main as deploy_main
+        return deploy_main(["node-config", "--site", args.site, "--out", args.out]
+                           + (["--node", args.node] if args.node else []))
     from thermocc_tools import simulate_cli
     if simulate_cli.handles(args.command):
         return simulate_cli.dispatch(parser, args)

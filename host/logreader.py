@@ -105,3 +105,40 @@ def blob_messages(contents: LogContents, node: str | None = None) -> list[dict]:
     """The blob records as the dicts the MQTT path delivers (same encoder, same validation)."""
     node = node or (contents.header or {}).get("node", "unknown")
     return [wire.parse_blob_message(wire.blob_message(rec, node, rec["camera_id"])) for rec in contents.blobs]
+
+
+def write_frames_csv(path: str | Path, rows) -> int:
+    """The raw-frame interchange CSV (timestamp,camera,p0..p767; docs/formats.md) from
+    (utc_ms, "node/cam", temps) rows, in time order; written whole, then renamed."""
+    path = Path(path)
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "w") as f:
+        f.write("timestamp,camera," + ",".join("p%d" % i for i in range(lf.PIXELS)) + "\n")
+        for t_ms, cam, temps in rows:
+            f.write("%.3f,%s,%s\n" % (t_ms / 1000, cam, ",".join("%.2f" % v for v in temps)))
+    tmp.replace(path)
+    return len(rows)
+
+
+def decode_folder(folder: str | Path, out: str | Path, node: str | None = None) -> dict:
+    """A pulled node folder -> <out>/blobs.jsonl (the MQTT blob messages, one per line),
+    <out>/frames.csv (raw frames, when the board logged any) and <out>/damage.txt."""
+    contents = read_logs(folder)
+    node = node or (contents.header or {}).get("node", Path(folder).name)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    messages = blob_messages(contents, node)
+    tmp = out / "blobs.jsonl.partial"
+    with open(tmp, "w") as f:
+        for m in messages:
+            f.write(json.dumps(m, separators=(",", ":")) + "\n")
+    tmp.replace(out / "blobs.jsonl")
+    frames = 0
+    if contents.raw:
+        frames = write_frames_csv(out / "frames.csv", [(rec["utc_ms"], "%s/%s" % (node, rec["camera_id"]), temps)
+                                                       for rec, temps in contents.raw])
+    (out / "damage.txt").write_text("".join("%s at byte %d (%d bytes): %s\n" % (d.file, d.offset, d.length, d.reason)
+                                            for d in contents.damage))
+    return {"records": contents.records, "blobs": len(messages), "frames": frames, "damage": contents.damage,
+            "events": len(contents.events)}

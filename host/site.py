@@ -20,7 +20,8 @@ from pathlib import Path
 
 from thermocc.room import RoomConfigError, load_room, read_config_json
 
-SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "description"}
+# nodes/node_defaults describe the boards (tools/nodeconfig.py); the daemon does not use them.
+SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "description", "nodes", "node_defaults"}
 MQTT_KEYS = {"host", "port", "prefix", "user", "password_env", "tls", "client_id", "discovery_prefix", "keepalive_s"}
 
 

@@ -213,17 +213,12 @@ def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.
                                 render_settings, mqtt=False, raw_every=raw_every)
     sim.run(out / "truth.csv", start_date, start_hour, hours, frame_interval_s, quiet)
     # raw frames from the SD logs (what the boards measured) -> the interchange CSV
-    from thermocc.logreader import read_logs
-    with open(out / "frames.csv", "w") as f:
-        f.write("timestamp,camera," + ",".join("p%d" % i for i in range(768)) + "\n")
-        rows = []
-        for board, _ in sim.boards:
-            node = board.config["node"]
-            contents = read_logs(board.sd.root)
-            for rec, temps in contents.raw:
-                rows.append((rec["utc_ms"], "%s/%s" % (node, rec["camera_id"]), temps))
-        rows.sort(key=lambda r: (r[0], r[1]))
-        for t_ms, cam, temps in rows:
-            f.write("%.3f,%s,%s\n" % (t_ms / 1000, cam, ",".join("%.2f" % v for v in temps)))
+    from thermocc.logreader import read_logs, write_frames_csv
+    rows = []
+    for board, _ in sim.boards:
+        node = board.config["node"]
+        for rec, temps in read_logs(board.sd.root).raw:
+            rows.append((rec["utc_ms"], "%s/%s" % (node, rec["camera_id"]), temps))
+    write_frames_csv(out / "frames.csv", rows)
     return {"truth": str(out / "truth.csv"), "frames_csv": str(out / "frames.csv"),
             "sd_logs": [str(b.sd.root) for b, _ in sim.boards], "scenario": sim.behaviour.scenario_names}
