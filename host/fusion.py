@@ -12,7 +12,8 @@ placed where its ray crosses the target height.
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the largest excess over ambient
 any camera sees there (a fused thermal snapshot of the room), and people are the warm
-8-connected regions of that grid.
+8-connected regions of that grid. Only pixels inside the detector's person blobs take
+part (pipeline.person_pixels): monitors, sun and kettles stay the detector's business.
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ the same per zone for L3.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,8 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=2.0, match_m=1.5, step_mi
     n = 0
     tp = fp = fn = tn = 0
     pos_err, zone_ok, zone_n = [], 0, 0
+    over = under = 0
+    missed, extra = Counter(), Counter()      # zones of unmatched true / fused people: where errors are
     for t in times:
         ft = fused_by_t.get(shifted[t])
         if ft is None:
@@ -49,6 +52,9 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=2.0, match_m=1.5, step_mi
         fp += nt == 0 and nf > 0
         fn += nt > 0 and nf == 0
         tn += nt == 0 and nf == 0
+        over += nf > nt
+        under += nf < nt
+        matched_t, matched_f = set(), set()
         if nt and nf:
             a = tt[["x", "y"]].to_numpy(float)
             b = ft[["x", "y"]].to_numpy(float)
@@ -59,6 +65,10 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=2.0, match_m=1.5, step_mi
                     pos_err.append(cost[i, j])
                     zone_n += 1
                     zone_ok += tt["zone"].iloc[i] == ft["zone"].iloc[j]
+                    matched_t.add(i)
+                    matched_f.add(j)
+        missed.update(tt["zone"].iloc[i] for i in range(nt) if i not in matched_t)
+        extra.update(str(ft["zone"].iloc[j]) for j in range(nf) if j not in matched_f)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -70,6 +80,8 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=2.0, match_m=1.5, step_mi
         "position_error_mean_m": float(np.mean(pos_err)) if pos_err else math.nan,
         "position_error_p95_m": float(np.percentile(pos_err, 95)) if pos_err else math.nan,
         "zone_accuracy": zone_ok / zone_n if zone_n else math.nan,
+        "over_count_ticks": over, "under_count_ticks": under,
+        "missed_by_zone": dict(missed.most_common()), "extra_by_zone": dict(extra.most_common()),
     }
     if output_csv is not None:
         result.update(_step_errors(output_csv, truth, times, step_min, zones))

@@ -1,0 +1,237 @@
+"""Accuracy benchmark: fixed, seeded scenarios of the simulated lab, scored against ground truth.
+
+    python3 benchmarks/bench_accuracy.py [--quick] [--out bench-accuracy] [--seed 11]
+
+Per scenario the room is simulated once (`thermocc simulate` machinery: the real firmware
+on simulated boards writes SD logs with every raw frame) and then processed five ways:
+
+  blob          the full pipeline as deployed: board blobs -> fusion -> tracker
+  frame         the full pipeline in frame mode (raw frames -> grid fusion)
+  no fusion     blob mode with fusion disabled (gate 0.01 m): each camera's people summed
+  one camera    blob mode with only node-a/cam1 (published work uses one sensor)
+  fixed 27 C    blob mode, but each frame's blobs are pixels above a fixed 27 C
+                (no ambient estimate, no background model)
+
+Scenarios (fixed; the tool reports misses, the scenarios are not tuned to pass):
+  normal week       Mon-Fri 07:00-19:00, calendar-normal behaviour (nights are not scored)
+  crowded meetings  everyone in, meetings: people close together, merging blobs
+  seated, monitors  finals week: most workstations busy, monitors on at 36 C
+  warm room 28 C    air at 28 C (people only ~6 C warmer than the floor)
+  winter clothing   20 C air, heavy clothing lowers the body's apparent temperature
+  one camera offline  node-b/cam2 unplugged for the whole run
+  sunlit afternoon  12:00-17:00 with a strong sun patch (+10 C) moving over the floor
+
+Targets (default scenario set, full pipeline in blob mode): exact-count rate >= 98.5 %,
+count MAE <= 0.02, presence F1 >= 0.995, mean position error <= 0.25 m.
+--quick shortens every scenario to one hour (and the week to one day) for a fast check.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from thermocc.daemon import Fuser, replay                      # noqa: E402
+from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
+from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
+from thermocc.score import format_table, score                 # noqa: E402
+from thermocc.site import load_site                            # noqa: E402
+from thermocc_tools.room_chain import simulate_files           # noqa: E402
+from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
+
+TARGETS = {"exact_count_rate": (">=", 0.985), "count_mae": ("<=", 0.02), "presence_f1": (">=", 0.995),
+           "position_error_mean_m": ("<=", 0.25)}
+MONDAY = dt.date(2026, 3, 2)
+FIXED_THRESHOLD_C = 27.0
+
+
+def scenarios(quick):
+    week = [MONDAY + dt.timedelta(days=d) for d in range(1 if quick else 5)]
+    h = (lambda hours: 1.0) if quick else (lambda hours: hours)
+    return [
+        # name, [dates], behaviour scenario, start hour, hours, render settings, offline camera ids
+        ("normal week", week, "normal", 7.0 if not quick else 10.0, h(12.0), RenderSettings()),
+        ("crowded meetings", [MONDAY], "crowded", 10.0, h(4.0), RenderSettings()),
+        ("seated, monitors", [MONDAY], "finals", 10.0, h(4.0), RenderSettings()),
+        ("warm room 28 C", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(air_c=28.0)),
+        ("winter clothing", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(air_c=20.0, winter_clothing=True)),
+        ("one camera offline", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(offline_cameras=(3,))),
+        ("sunlit afternoon", [MONDAY], "normal", 12.0, h(5.0), RenderSettings(sun=True, sun_excess_c=10.0)),
+    ]
+
+
+def write_variant_room(folder, name, edit):
+    raw = json.loads(Path(EXAMPLE_ROOM).read_text())
+    edit(raw)
+    folder.mkdir(parents=True, exist_ok=True)
+    room_path = folder / ("%s.json" % name)
+    room_path.write_text(json.dumps(raw))
+    site = {"site": raw["site"], "rooms": [str(room_path)], "outputs": "outputs", "state": "state"}
+    (folder / "site.json").write_text(json.dumps(site))
+    return load_site(folder / "site.json")
+
+
+def fixed_threshold_blobs(frame):
+    """Baseline detector: 8-connected pixels above a fixed temperature, >= 3 pixels."""
+    from scipy import ndimage
+    img = np.asarray(frame, np.float32).reshape(24, 32)
+    labels, n = ndimage.label(img > FIXED_THRESHOLD_C, structure=np.ones((3, 3)))
+    rows = []
+    for k in range(1, n + 1):
+        rr, cc = np.nonzero(labels == k)
+        if len(rr) < 3:
+            continue
+        w = img[rr, cc] - FIXED_THRESHOLD_C + 0.01
+        rows.append([float((cc * w).sum() / w.sum()), float((rr * w).sum() / w.sum()), cc.min(), rr.min(), cc.max(),
+                     rr.max(), len(rr), float(img[rr, cc].max()), float(img[rr, cc].mean()), 0])
+    return np.array(rows, float).reshape(-1, BLOB_FIELDS)
+
+
+def run_variants(data, work, zones):
+    """Score every variant on one simulated dataset; {variant: score dict}."""
+    logs = [str(p) for p in sorted((data / "boards").glob("*/sd/*")) if p.is_dir()]
+    truth = data / "truth.csv"
+    results = {}
+
+    def scored(out):
+        lab = out / "lab"
+        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones)
+
+    site = write_variant_room(work / "blob", "lab", lambda r: None)
+    replay(site, work / "blob" / "outputs", log_folders=logs, mode="blob", all_frames=True)
+    results["blob"] = scored(work / "blob" / "outputs")
+
+    site = write_variant_room(work / "frame", "lab", lambda r: None)
+    replay(site, work / "frame" / "outputs", csv_files=[str(data / "frames.csv")], mode="frame")
+    results["frame"] = scored(work / "frame" / "outputs")
+
+    site = write_variant_room(work / "nofusion", "lab", lambda r: r.setdefault("settings", {}).update(gate_m=0.01))
+    replay(site, work / "nofusion" / "outputs", log_folders=logs, mode="blob", all_frames=True)
+    results["no fusion"] = scored(work / "nofusion" / "outputs")
+
+    def one_camera(r):
+        r["cameras"] = [c for c in r["cameras"] if (c["node"], c["id"]) == ("node-a", "cam1")]
+    site = write_variant_room(work / "onecam", "lab", one_camera)
+    replay(site, work / "onecam" / "outputs", log_folders=logs, mode="blob", all_frames=True)
+    results["one camera"] = scored(work / "onecam" / "outputs")
+
+    site = write_variant_room(work / "fixed", "lab", lambda r: None)
+    fuser = Fuser(site, work / "fixed" / "outputs", journal=False, mode="blob")
+    observations = read_raw_csv(data / "frames.csv")
+    for o in observations:
+        o.blobs = fixed_threshold_blobs(o.frame)
+    fuser.feed_observations(observations)
+    fuser.finish()
+    fuser.close()
+    results["fixed 27 C"] = scored(work / "fixed" / "outputs")
+    return results
+
+
+def combine(parts):
+    """Tick-weighted mean of several score dicts (the days of the week)."""
+    if len(parts) == 1:
+        return parts[0]
+    out = {}
+    w = np.array([p["ticks_scored"] for p in parts], float)
+    for k, v in parts[0].items():
+        if isinstance(v, dict):
+            merged = {}
+            for p in parts:
+                for z, n in p[k].items():
+                    merged[z] = merged.get(z, 0) + n
+            out[k] = dict(sorted(merged.items(), key=lambda kv: -kv[1]))
+        elif k in ("ticks_scored", "steps_scored", "over_count_ticks", "under_count_ticks"):
+            out[k] = int(sum(p[k] for p in parts))
+        else:
+            vals = np.array([p[k] for p in parts], float)
+            ok = np.isfinite(vals)
+            out[k] = float((vals[ok] * w[ok]).sum() / w[ok].sum()) if ok.any() else math.nan
+    return out
+
+
+def verdict(res):
+    misses = []
+    for key, (op, target) in TARGETS.items():
+        v = res.get(key, math.nan)
+        good = v >= target if op == ">=" else v <= target
+        if not good:
+            misses.append("%s %.4f (target %s %.3f)" % (key, v, op, target))
+    return misses
+
+
+def why(res):
+    """Where the count errors are, from the scorer's breakdown."""
+    n = max(1, res["ticks_scored"])
+    parts = ["over-counted %.1f %% of ticks, under-counted %.1f %%" % (100 * res["over_count_ticks"] / n,
+                                                                     100 * res["under_count_ticks"] / n)]
+    if res["extra_by_zone"]:
+        parts.append("extra people mostly in " + ", ".join("%s (%d)" % kv for kv in list(res["extra_by_zone"].items())[:3]))
+    if res["missed_by_zone"]:
+        parts.append("missed people mostly in " + ", ".join("%s (%d)" % kv for kv in list(res["missed_by_zone"].items())[:3]))
+    return "; ".join(parts)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one hour per scenario, one day for the week")
+    ap.add_argument("--out", default="bench-accuracy", help="working folder (simulations and outputs)")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--frame-interval-s", type=float, default=30.0)
+    ap.add_argument("--only", help="run only scenarios whose name contains this text")
+    a = ap.parse_args(argv)
+    out = Path(a.out)
+    zones = [z.name for z in load_room(EXAMPLE_ROOM).zones]
+    started = time.monotonic()
+    table = {}
+    for name, dates, behaviour, start_hour, hours, settings in scenarios(a.quick):
+        if a.only and a.only not in name:
+            continue
+        per_day = []
+        for date in dates:
+            tag = "%s-%s" % (name.replace(" ", "_"), date.isoformat())
+            data, work = out / "sim" / tag, out / "runs" / tag
+            shutil.rmtree(work, ignore_errors=True)
+            if not (data / "truth.csv").exists():
+                print("simulating %s, %s %02d:00 + %.0f h ..." % (name, date, start_hour, hours), file=sys.stderr)
+                simulate_files(data, hours=hours, start_hour=start_hour, seed=a.seed, scenario=behaviour,
+                               render_settings=settings, start_date=date, frame_interval_s=a.frame_interval_s,
+                               raw_every=1, quiet=True)
+            per_day.append(run_variants(data, work, zones))
+        table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
+        print("\n== %s (%d ticks scored, %.0f s so far)" % (name, table[name]["blob"]["ticks_scored"],
+                                                             time.monotonic() - started))
+        print(format_table(table[name]))
+
+    print("\n== all scenarios, side by side (exact-count rate / count MAE / presence F1 / mean position error m)")
+    variants = list(next(iter(table.values())).keys())
+    print("%-20s " % "scenario" + " ".join("%24s" % v for v in variants))
+    for name, rows in table.items():
+        print("%-20s " % name + " ".join("%24s" % ("%.3f/%.3f/%.3f/%s" % (
+            r["exact_count_rate"], r["count_mae"], r["presence_f1"],
+            "%.2f" % r["position_error_mean_m"] if r["position_error_mean_m"] == r["position_error_mean_m"] else "-"))
+            for r in rows.values()))
+    overall = combine([rows["blob"] for rows in table.values()])
+    print("\n== targets, full pipeline (blob mode), all scenarios pooled by ticks")
+    print(format_table({"pooled": overall}))
+    for name, rows in list(table.items()) + [("pooled", {"blob": overall})]:
+        misses = verdict(rows["blob"])
+        if misses:
+            print("MISS %-20s %s\n     why: %s" % (name, "; ".join(misses), why(rows["blob"])))
+        else:
+            print("MET  %-20s all four targets" % name)
+    (out / "results.json").write_text(json.dumps(table, indent=1, default=float))
+    print("\n(results in %s/results.json; %.0f s)" % (out, time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    main()
