@@ -398,10 +398,15 @@ def main(argv=None):
         elif a.cmd == "node-config":
             write_node_files(a.site, a.out, a.node)
     except (FieldError, BoardError, NodeConfigError) as e:
-        for line in str(e).splitlines():
-            print("error: " + line, file=sys.stderr)
-        return 2
+        return report(e)
     return 0
+
+
+def report(error):
+    """Print a tool error as `error:` lines on stderr; the exit status for it."""
+    for line in str(error).splitlines():
+        print("error: " + line, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

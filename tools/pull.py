@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from thermocc_tools.deploy import MARK, FieldError, Runner, mpremote, probe_port, run_on_board
+from thermocc_tools.deploy import MARK, FieldError, Runner, mpremote, probe_port, report, run_on_board
 
 CHUNK = 768          # bytes per line over USB: 1 KB of base64
 
@@ -415,9 +415,7 @@ def run(a):
         else:
             pull_usb(a.port, a.out, a.node, a.dry_run, not a.no_decode)
     except (FieldError, RoomConfigError) as e:
-        for line in str(e).splitlines():
-            print("error: " + line, file=sys.stderr)
-        return 2
+        return report(e)
     return 0
 
 
