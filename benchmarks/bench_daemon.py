@@ -76,7 +76,6 @@ def main(argv=None):
     ap.add_argument("--messages", type=int, default=30000)
     ap.add_argument("--rate", type=float, default=5000.0, help="messages per second to offer")
     a = ap.parse_args(argv)
-    import paho.mqtt.client as mqtt
 
     broker = MosquittoBroker().start()
     work = Path(tempfile.mkdtemp(prefix="thermocc-bench-daemon-"))

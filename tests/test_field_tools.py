@@ -2,7 +2,6 @@
 mpy-cross against a simulated board on a pseudo-terminal (tools/serial_board.py)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil

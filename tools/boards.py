@@ -55,10 +55,11 @@ def board_path(name, folder=BOARDS_DIR):
     return p
 
 
-def _merge(base, over):
+def merge(base, over):
+    """`over` on top of `base`: objects merge key by key, anything else replaces."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+        out[k] = merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
     return out
 
 
@@ -89,7 +90,7 @@ def load_board(name, folder=BOARDS_DIR):
         base = _read(Path(folder) / (parent + ".json"))
         child = dict(merged)
         child.pop("extends")
-        merged = _merge(base, child)
+        merged = merge(base, child)
     return validate_board(merged, path)
 
 

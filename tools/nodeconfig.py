@@ -26,7 +26,7 @@ from pathlib import Path
 
 from thermocc.room import RoomConfigError, load_room, read_config_json
 from thermocc_device import config as device_config
-from thermocc_tools.boards import BoardError, load_board
+from thermocc_tools.boards import BoardError, load_board, merge
 
 SECRET_FIELDS = {("wifi", "password"), ("mqtt", "password")}
 NODE_KEYS = {"node", "board", "room", "cameras", "config"}
@@ -37,13 +37,6 @@ class NodeConfigError(ValueError):
         self.source = str(source)
         self.problems = list(problems)
         super().__init__("\n".join("%s: %s" % (self.source, p) for p in self.problems))
-
-
-def _merge(base, over):
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-    return out
 
 
 def _secrets(section, where, env, problems):
@@ -135,7 +128,7 @@ def node_configs(site_path, only_node=None, env=None):
         if not room_cams:
             problems.append("%s: room %s has no camera on node %s; add its cameras to the room file"
                             % (where, room.name, node_id))
-        cfg = _merge(defaults, n.get("config", {}) if isinstance(n.get("config"), dict) else {})
+        cfg = merge(defaults, n.get("config", {}) if isinstance(n.get("config"), dict) else {})
         for section in ("wifi", "mqtt"):
             if isinstance(cfg.get(section), dict):
                 cfg[section] = _secrets(cfg[section], where + "." + section, env, problems)

@@ -76,14 +76,9 @@ class LocalFile:
         os.replace(self.part, self.final)
 
 
-def progress(done, total, started, out=sys.stderr):
-    frac = done / total if total else 1.0
-    rate = done / max(1e-6, time.monotonic() - started)
-    out.write("\r[%-30s] %5.1f%% %8d of %d bytes, %6.1f KB/s " % ("#" * int(30 * frac), 100 * frac, done, total,
-                                                                rate / 1024))
-    out.flush()
-    if done >= total:
-        out.write("\n")
+def progress(done, total, started):
+    from thermocc_tools.room_chain import progress_bar    # the project's one progress bar
+    progress_bar(done, total, started, what="%d of %d bytes" % (done, total))
 
 
 LIST_CODE = """import os, json
