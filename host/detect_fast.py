@@ -23,7 +23,10 @@ BG_FRAC = ref.BG_FRAC
 FRINGE_SLOWDOWN_SHIFT = ref.FRINGE_SLOWDOWN_SHIFT
 CD_MIN = ref.CD_MIN
 CD_MAX = ref.CD_MAX
-NEIGHBOURS = np.array(ref._NEIGHBOURS, np.int64)
+MASKED_BG = ref._MASKED_BG
+# The shared detector labels on a padded grid; the twin checks edges instead. Both give
+# the same groups (8-connected) and, seeding in pixel order, the same blob order.
+NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
 
 # Columns of the per-frame summary: what the shared Detector exposes after detect()
 # (temperatures in centi-degrees, as its *_cd attributes).
@@ -32,7 +35,7 @@ SUMMARY_FIELDS = 11
 
 
 @njit(cache=True)
-def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
+def _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist):
     for i in range(PIXELS):
         x = np.float64(frame[i]) * 100
         if x >= CD_MAX:
@@ -41,25 +44,21 @@ def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
             cd[i] = CD_MIN
         else:
             cd[i] = np.int64(np.rint(x))    # half-even, as Python's round()
+    # The median of T - B over pixels of even index; masked ones sit in bin 0 (their
+    # background is MASKED_BG) and are taken out as a count.
     hist[:] = 0
     top = HIST_BINS - 1
-    for i in range(PIXELS):
+    for i in range(0, PIXELS, 2):
         k = (cd[i] - (bg[i] >> BG_FRAC) - HIST_LOW_CD) // HIST_STEP_CD
         if k < 0:
             k = 0
         elif k > top:
             k = top
         hist[k] += 1
-    for i in masked:
-        k = (cd[i] - (bg[i] >> BG_FRAC) - HIST_LOW_CD) // HIST_STEP_CD
-        if k < 0:
-            k = 0
-        elif k > top:
-            k = top
-        hist[k] -= 1
-    if unmasked == 0:
+    hist[0] -= masked_sampled
+    if sampled == 0:
         return 0
-    half = (unmasked + 1) // 2
+    half = (sampled + 1) // 2
     seen = 0
     for k in range(HIST_BINS):
         seen += hist[k]
@@ -69,25 +68,31 @@ def _convert_and_offset(frame, cd, bg, masked, unmasked, hist):
 
 
 @njit(cache=True)
-def _prime(frame, cd, bg, masked, unmasked, hist):
-    _convert_and_offset(frame, cd, bg, masked, unmasked, hist)   # for the conversion only
+def _flat_background(bg, masked, level):
+    for i in range(PIXELS):
+        bg[i] = level << BG_FRAC
+    for i in masked:
+        bg[i] = MASKED_BG
+
+
+@njit(cache=True)
+def _prime(frame, cd, bg, masked, unmasked, masked_sampled, sampled, hist):
+    _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)   # for the conversion only
     total = np.int64(0)
     for i in range(PIXELS):
         total += cd[i]
     for i in masked:
         total -= cd[i]
     level = total // unmasked if unmasked else 0
-    for i in range(PIXELS):
-        bg[i] = level << BG_FRAC
-    level += _convert_and_offset(frame, cd, bg, masked, unmasked, hist)
-    for i in range(PIXELS):
-        bg[i] = level << BG_FRAC
+    _flat_background(bg, masked, level)
+    level += _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
+    _flat_background(bg, masked, level)
 
 
 @njit(cache=True)
-def _detect_one(frame, cd, bg, thr, masked, unmasked, threshold, shift, min_pixels, max_person, max_blobs,
-                hist, excess, labels, stack, stats, summary):
-    offset = _convert_and_offset(frame, cd, bg, masked, unmasked, hist)
+def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+                max_person, max_blobs, hist, excess, labels, stack, stats, summary):
+    offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
     slow = shift + FRINGE_SLOWDOWN_SHIFT
     labels[:] = 0
@@ -96,7 +101,7 @@ def _detect_one(frame, cd, bg, thr, masked, unmasked, threshold, shift, min_pixe
         t = cd[i]
         b = bg[i]
         e = t - (b >> BG_FRAC) - offset
-        if e > thr[i]:
+        if e > threshold:
             labels[i] = 1
             excess[i] = e
             warm += 1
@@ -104,6 +109,8 @@ def _detect_one(frame, cd, bg, thr, masked, unmasked, threshold, shift, min_pixe
             bg[i] = b + (((t << BG_FRAC) - b) >> shift)
         else:
             bg[i] = b + (((t << BG_FRAC) - b) >> slow)
+    for i in masked:
+        bg[i] = MASKED_BG
     total = np.int64(0)
     lo = CD_MAX
     hi = CD_MIN
@@ -208,8 +215,8 @@ def _detect_one(frame, cd, bg, thr, masked, unmasked, threshold, shift, min_pixe
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, primed, thr, masked, unmasked, threshold, shift, min_pixels, max_person,
-                   max_blobs, stats, summary):
+def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+                   max_person, max_blobs, stats, summary):
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
     excess = np.zeros(PIXELS, np.int64)
@@ -217,10 +224,10 @@ def _detect_frames(frames, bg, primed, thr, masked, unmasked, threshold, shift, 
     stack = np.zeros(PIXELS, np.int64)
     for f in range(frames.shape[0]):
         if not primed:
-            _prime(frames[f], cd, bg, masked, unmasked, hist)
+            _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)
             primed = True
-        _detect_one(frames[f], cd, bg, thr, masked, unmasked, threshold, shift, min_pixels, max_person,
-                    max_blobs, hist, excess, labels, stack, stats[f], summary[f])
+        _detect_one(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+                    max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
     return primed
 
 
@@ -245,8 +252,10 @@ class FastDetector:
         self.mask = np.frombuffer(bytes(checked.mask), np.uint8).copy()
         self.masked = np.flatnonzero(self.mask).astype(np.int64)
         self.unmasked = PIXELS - len(self.masked)
-        self.thr = np.where(self.mask > 0, CD_MAX, checked.threshold_cd).astype(np.int64)
+        self.masked_sampled = checked.masked_sampled
+        self.sampled = checked.sampled
         self.background = np.zeros(PIXELS, np.int64)
+        self.background[self.masked] = MASKED_BG
         self.primed = False
 
     def detect_frames(self, frames):
@@ -254,7 +263,7 @@ class FastDetector:
         n = frames.shape[0]
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
-        self.primed = _detect_frames(frames, self.background, self.primed, self.thr, self.masked,
-                                     self.unmasked, self.threshold_cd, self.background_shift, self.min_pixels,
-                                     self.max_person_cd, self.max_blobs, stats, summary)
+        self.primed = _detect_frames(frames, self.background, self.primed, self.masked, self.unmasked,
+                                     self.masked_sampled, self.sampled, self.threshold_cd, self.background_shift,
+                                     self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)
         return stats, summary

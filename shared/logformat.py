@@ -97,11 +97,12 @@ def encode_blobs(detector, camera_index, seq, utc_ms, flags, out=None):
                          d.min_cd, d.max_cd, d.mean_cd,
                          d.warm_pixels, d.count, min(d.small, 255), min(d.overflow, 255))
     s = d.stats
-    for k in range(d.count):
-        j = k * 10
-        buf.extend(struct.pack(BLOB, milli_px(s[j]), milli_px(s[j + 1]), int(s[j + 2]), int(s[j + 3]),
-                               int(s[j + 4]), int(s[j + 5]), int(s[j + 6]), centi(s[j + 7]),
-                               centi(s[j + 8]), int(s[j + 9])))
+    # Locals, not globals, inside the per-blob loop: each global lookup costs on the board.
+    pack, fmt, milli, cent, whole = struct.pack, BLOB, milli_px, centi, int
+    for j in range(0, d.count * 10, 10):
+        buf.extend(pack(fmt, milli(s[j]), milli(s[j + 1]), whole(s[j + 2]), whole(s[j + 3]),
+                        whole(s[j + 4]), whole(s[j + 5]), whole(s[j + 6]), cent(s[j + 7]),
+                        cent(s[j + 8]), whole(s[j + 9])))
     return buf
 
 

@@ -36,33 +36,40 @@ def split_topic(topic):
     return None
 
 
-def _fixed(value, scale_digits):
-    # Integer in units of 10**-scale_digits -> decimal text, e.g. (-105, 2) -> "-1.05".
-    sign = "-" if value < 0 else ""
-    value = -value if value < 0 else value
-    unit = 10 ** scale_digits
-    return "%s%d.%0*d" % (sign, value // unit, scale_digits, value % unit)
+# Messages are formatted with one % per blob and integer fields only: on the board
+# every small str made (str(n), "%d" % n) costs a lookup in the interned-string table,
+# so fixed-point numbers are written as "%d.%02d" inside the one format, with the sign
+# apart (so -0.05 keeps its sign).
+_HEAD = ('{"v":%d,"node":"%s","cam":"%s","seq":%d,"t":%d,"sync":%s,"amb":%s%d.%02d,"min":%s%d.%02d,'
+         '"max":%s%d.%02d,"mean":%s%d.%02d,"warm":%d,"small":%d,"overflow":%d,"blobs":[')
+_BLOB = ('%s{"x":%d.%03d,"y":%d.%03d,"box":[%d,%d,%d,%d],"n":%d,"peak":%s%d.%02d,"mean":%s%d.%02d,'
+         '"kind":"%s"}')
+
+
+def _sign(value):
+    return "-" if value < 0 else ""
 
 
 def blob_message(record, node, camera):
     """JSON text of one blob message from a decoded RECORD_BLOBS (thermocc_shared.logformat)."""
     r = record
-    parts = ['{"v":%d,"node":"%s","cam":"%s","seq":%d,"t":%d,"sync":%s,"amb":%s,"min":%s,"max":%s,'
-             '"mean":%s,"warm":%d,"small":%d,"overflow":%d,"blobs":['
-             % (SCHEMA, node, camera, r["seq"], r["utc_ms"], "true" if r["flags"] & 1 else "false",
-                _fixed(r["ambient"], 2), _fixed(r["min"], 2), _fixed(r["max"], 2), _fixed(r["mean"], 2),
-                r["warm"], r["small"], r["overflow"])]
-    first = True
+    amb, lo, hi, mean = r["ambient"], r["min"], r["max"], r["mean"]
+    parts = [_HEAD % (SCHEMA, node, camera, r["seq"], r["utc_ms"], "true" if r["flags"] & 1 else "false",
+                      _sign(amb), abs(amb) // 100, abs(amb) % 100, _sign(lo), abs(lo) // 100, abs(lo) % 100,
+                      _sign(hi), abs(hi) // 100, abs(hi) % 100, _sign(mean), abs(mean) // 100, abs(mean) % 100,
+                      r["warm"], r["small"], r["overflow"])]
+    sep = ""
     for cx, cy, c0, r0, c1, r1, n, peak, mean, kind in r["blobs"]:
-        parts.append('%s{"x":%s,"y":%s,"box":[%d,%d,%d,%d],"n":%d,"peak":%s,"mean":%s,"kind":"%s"}'
-                     % ("" if first else ",", _fixed(cx, 3), _fixed(cy, 3), c0, r0, c1, r1, n,
-                        _fixed(peak, 2), _fixed(mean, 2), KIND_NAMES[kind] if kind < 2 else "hot"))
-        first = False
+        # cx, cy are milli-pixels from 0 (unsigned in the record).
+        parts.append(_BLOB % (sep, cx // 1000, cx % 1000, cy // 1000, cy % 1000, c0, r0, c1, r1, n,
+                              _sign(peak), abs(peak) // 100, abs(peak) % 100,
+                              _sign(mean), abs(mean) // 100, abs(mean) % 100,
+                              KIND_NAMES[kind] if kind < 2 else "hot"))
+        sep = ","
     parts.append("]}")
     return "".join(parts)
 
 
-# -- host side: validation of what arrives ----------------------------------------------
 def _number(msg, key, lo, hi):
     v = msg.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):

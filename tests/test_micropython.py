@@ -60,3 +60,28 @@ def test_compiles_for_the_esp32(source, tmp_path, mpy_cross_available):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 0
+
+
+@pytest.mark.micropython
+def test_loop_heap_two_cameras_within_64kb():
+    """One loop iteration of the real Node with two cameras on MicroPython: detection, SD
+    record, blob message, MQTT client. The heap it needs beyond code and the two started
+    drivers (their budget is bench_driver's) is bounded from above by the heap in use at
+    the end of each part of the iteration with no collection inside the part (garbage
+    included); the test fails above 64 KB. The same scenario on CPython publishes the
+    same blob messages, byte for byte."""
+    from thermocc_tools import device_heap
+    people = 10
+    got = device_heap.on_micropython(people, frames=4)
+    print("loop heap on MicroPython (bytes):", {k: got[k] for k in (
+        "node_live", "live", "in_use", "part_alloc", "warmup_in_use", "iterations", "iterations_with_2_frames")})
+    assert got["frames"] == [6, 6] and got["problems"] == 0
+    assert got["blobs"] == [5, 5]
+    assert got["blob_messages"] == 12                      # every frame published (people move)
+    assert got["iterations_with_2_frames"] >= 1            # both cameras' frames in one iteration
+    assert got["sd_files"] >= 1 and got["sd_bytes"] > 12 * 40
+    assert 0 < got["node_live"] <= got["live"] <= got["in_use"]
+    assert got["in_use"] <= 64 * 1024, "loop needs up to %.1f KB of heap (target 64 KB)" % (got["in_use"] / 1024)
+    expected = device_heap.on_cpython(people, frames=4)
+    for key in ("frames", "blobs", "blob_messages", "blob_messages_crc"):
+        assert got[key] == expected[key], key

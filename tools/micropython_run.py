@@ -4,10 +4,12 @@ The device and shared packages are copied into a folder mounted read-only at /in
 as /input/thermocc_device and /input/thermocc_shared, the same names they have on a board.
 
 One rule for guest code: this WASI build cannot scan its native stack, so a garbage
-collection (explicit or automatic) may free objects still in use and trap later. Guest
-code that allocates much runs with gc.disable() and keeps its total allocation under
-the ~1 MB heap (split long work over several runs); gc.mem_alloc() then counts every
-byte allocated, which is what the heap figures report.
+collection (explicit or automatic) may free objects still in use and trap later: the
+state of any Python frame too large for the C stack lives on the heap, pointed to only
+from native locals. Guest code that allocates much runs with gc.disable() and keeps its
+total allocation under the ~1 MB heap (split long work over several runs), or collects
+only from a module body kept small, between calls (tools/loop_heap.py does this);
+gc.mem_alloc() then counts every byte allocated, which is what the heap figures report.
 """
 from __future__ import annotations
 
