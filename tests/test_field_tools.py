@@ -483,3 +483,26 @@ def test_make_image_merges_firmware_and_littlefs_and_reads_back(site, tmp_path):
                "BUILD=" + str(tmp_path / "build"), cwd=tmp_path)
     assert bad.returncode == 2 and "built for esp32s3 but board esp32-wroom is an esp32" in bad.stderr
     assert not list((tmp_path / "build").glob("image-*"))
+
+
+def test_make_monitor_is_the_boards_console(tmp_path, serial_boards):
+    # mpremote's repl wants a terminal: run make under one (pexpect), as a person would.
+    pexpect = pytest.importorskip("pexpect")
+    board = serial_boards(tmp_path / "board")
+    child = pexpect.spawn("make", ["-f", str(REPO / "Makefile"), "monitor", "PORT=" + board.port], cwd=str(tmp_path),
+                          env={**os.environ, "PYTHON": sys.executable}, timeout=30, encoding="utf-8")
+    try:
+        child.expect("mpremote")                 # the command is printed before it runs
+        child.expect("Connected to MicroPython")
+        child.send("\r")
+        child.expect(">>> ")
+        child.send("print(6 * 7)\r")
+        child.expect("42")
+        child.expect(">>> ")
+        child.send("1 / 0\r")
+        child.expect("ZeroDivisionError")
+        child.send("\x1d")                       # Ctrl-]: leave the console
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before

@@ -298,6 +298,15 @@ class Board:
 
     def execute(self, source):
         """Run one snippet: stdout, \\x04, error text, \\x04 (the raw REPL's framing)."""
+        err, reset = self.run_source(source)
+        self.line.write(b"\x04" + err.encode() + b"\x04")
+        if reset:
+            self.hard_reset()
+        else:
+            self.line.write(b">")
+
+    def run_source(self, source):
+        """Run source with the board's stdout; returns (error text, hard reset asked)."""
         err = ""
         reset = False
         saved = sys.stdout
@@ -322,11 +331,7 @@ class Board:
                 line, text)
         finally:
             sys.stdout = saved
-        self.line.write(b"\x04" + err.encode() + b"\x04")
-        if reset:
-            self.hard_reset()
-        else:
-            self.line.write(b">")
+        return err, reset
 
     def hard_reset(self):
         self.reset_namespace()
@@ -354,9 +359,23 @@ class Board:
                 self.reset_namespace()
                 self.line.write(b"MPY: soft reboot\r\n" + BANNER.encode() + b">>> ")
             elif c == b"\r":
-                self.line.write(b"\r\n>>> ")
+                # A typed line (one statement, as at a board's prompt): echo, run, prompt.
+                source = bytes(self.buffer)
+                self.buffer.clear()
+                self.line.write(b"\r\n")
+                if source.strip():
+                    err, reset = self.run_source(source)
+                    self.line.write(err.encode())
+                    if reset:
+                        return self.hard_reset()
+                self.line.write(b">>> ")
+            elif c == b"\x7f" or c == b"\x08":
+                if self.buffer:
+                    self.buffer[-1:] = b""
+                    self.line.write(b"\x08 \x08")
             elif c not in (b"\n", CTRL_B):
-                self.line.write(c)   # echo; typed lines are not run here
+                self.buffer += c
+                self.line.write(c)   # echo
             return
         # raw REPL
         if c == CTRL_A:
