@@ -6,8 +6,9 @@ the same replay bus, as .mpy bytecode like on a board. Printed side by side:
     from the difference of two runs that differ only by those computations (bus reads are
     C code on a board and are left out for both);
   - heap: what importing the driver takes (code and class-level data), and the peak live
-    heap while starting the camera and reading frames, sampled after a collection at
-    every bus transfer (garbage between collections does not count).
+    heap while starting the camera and reading frames, sampled after a collection once
+    the camera is started and after each subpage (garbage between collections does not
+    count).
 Targets (issue 2): frame cost <= 1/3 of Adafruit's; one camera <= 40 KB of heap.
 
 Run: python benchmarks/bench_driver.py   (about a minute)

@@ -41,6 +41,24 @@ def _remaining_length(n):
             return bytes(out)
 
 
+def packet_length(buf):
+    """(body length, header length) of the packet starting buf, or None while incomplete."""
+    n = 0
+    shift = 0
+    i = 1
+    while True:
+        if i >= len(buf):
+            return None
+        b = buf[i]
+        n |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return n, i
+        shift += 7
+        if shift > 21:
+            raise MQTTError("malformed packet length")
+
+
 def _tcp_socket(host, port, timeout_s, tls):
     addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
     sock = socket.socket()
@@ -266,22 +284,10 @@ class MQTTClient:
 
     def _parse(self):
         rx = self._rx
-        if len(rx) < 2:
+        head = packet_length(rx)
+        if head is None:
             return None
-        n = 0
-        shift = 0
-        i = 1
-        while True:
-            if i >= len(rx):
-                return None
-            b = rx[i]
-            n |= (b & 0x7F) << shift
-            i += 1
-            if not b & 0x80:
-                break
-            shift += 7
-            if shift > 21:
-                raise MQTTError("malformed packet length")
+        n, i = head
         if n > self.max_packet:
             # Too big for this board: skip it, count it, stay connected.
             self.oversized += 1

@@ -70,6 +70,7 @@ def blob_message(record, node, camera):
     return "".join(parts)
 
 
+# -- host side: validation of what arrives ----------------------------------------------
 def _number(msg, key, lo, hi):
     v = msg.get(key)
     if isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -49,7 +49,7 @@ H.report()
 
 def recordings(people: int, full_frames: int = 3, cameras: int = 2) -> list[dict]:
     """Replay-bus recordings per camera: EEPROM words and 2 * full_frames subpages
-    (with two cameras, the first sees the odd one out)."""
+    (the first camera sees the odd one out)."""
     from thermocc_tools.mlx90640_sim import SimMLX90640, generate_eeprom
     from thermocc_tools.sim_board import person_scene
     from thermocc_tools.sim_clock import SimClock
@@ -58,7 +58,7 @@ def recordings(people: int, full_frames: int = 3, cameras: int = 2) -> list[dict
         ee = generate_eeprom(40 + cam)
         sensor = SimMLX90640(ee, SimClock(), noise=True, seed=cam)
         frames = []
-        here = (people + 1 - cam) // cameras if cameras == 2 else people
+        here = len(range(cam, people, cameras))      # people shared out between the cameras
         for f in range(full_frames):
             bodies = [(3 + (k * 7) % 18, 3 + (k * 11 + f) % 26, 33.0, 1.6) for k in range(here)]
             sensor.set_scene(person_scene(bodies), air_c=22.0)

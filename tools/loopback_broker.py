@@ -1,10 +1,12 @@
 # The broker's side of an MQTT connection, in-process: a socket factory for
 # thermocc_device.mqtt.MQTTClient that answers CONNECT, SUBSCRIBE, PUBLISH (QoS 1) and
-# PINGREQ as a broker does, and keeps counts and a CRC32 of what was published (not the
+# PINGREQ as a broker does, and keeps counts and CRC32s of what was published (not the
 # messages: bounded memory). For the heap test on the WASI MicroPython, which has no
 # sockets; everywhere else the tests use a real mosquitto. Runs under MicroPython and
 # CPython.
 import binascii
+
+from thermocc_device.mqtt import packet_length
 
 EAGAIN = 11
 
@@ -12,21 +14,15 @@ EAGAIN = 11
 class LoopbackBroker:
     def __init__(self):
         self.published = 0
-        self.published_bytes = 0
         self.by_topic = {}
-        self.crc = 0             # over every publish, in order
         self.crc_by_leaf = {}    # per last topic level (blobs, status, ...), in order
-        self.connects = 0
 
     def socket_factory(self, host, port, timeout_s, tls):
-        self.connects += 1
         return LoopbackSocket(self)
 
     def _publish(self, topic, payload):
         self.published += 1
-        self.published_bytes += len(payload)
         self.by_topic[topic] = self.by_topic.get(topic, 0) + 1
-        self.crc = binascii.crc32(payload, binascii.crc32(topic.encode(), self.crc))
         leaf = topic[topic.rfind("/") + 1:]
         self.crc_by_leaf[leaf] = binascii.crc32(payload, binascii.crc32(topic.encode(), self.crc_by_leaf.get(leaf, 0)))
 
@@ -83,18 +79,10 @@ class LoopbackSocket:
 
     def _next(self):
         buf = self.inbox
-        n = 0
-        shift = 0
-        i = 1
-        while True:
-            if i >= len(buf):
-                return None
-            b = buf[i]
-            n |= (b & 0x7F) << shift
-            i += 1
-            if not b & 0x80:
-                break
-            shift += 7
+        head = packet_length(buf)
+        if head is None:
+            return None
+        n, i = head
         if len(buf) < i + n:
             return None
         kind = buf[0]
