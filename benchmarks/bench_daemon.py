@@ -9,6 +9,10 @@ another client. Latency per message: from just before publish to the end of the
 daemon's handle_payload for it (parsed, journalled, de-duplicated, fused, tracked, and
 every tick and step up to its time written to the outputs). Targets from issue 4:
 >= 5,000 messages/s sustained, p99 latency < 50 ms.
+
+Two runs against the same daemon: messages offered at --rate (latency; every message
+must be handled), then a burst offered as fast as one publishing client can (the
+daemon's capacity: messages handled per second from the first send to the last done).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ def message(node, cam, seq, t_ms, people):
                        "blobs": blobs}, separators=(",", ":"))
 
 
-def publish(port, n, rate, results):
+def publish(port, n, rate, results, first_seq=0):
     import paho.mqtt.client as mqtt
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-boards")
     pub.max_inflight_messages_set(1000)
@@ -53,13 +57,13 @@ def publish(port, n, rate, results):
     payloads = []
     for i in range(n):
         node, cam = CAMERAS[i % 4]
-        seq = i // 4
+        seq = first_seq + i // 4
         payloads.append(("thermocc/campus/lab/%s/%s/blobs" % (node, cam),
                          message(node, cam, seq, t0_ms + seq * 250, 1 + (seq // 40) % 3).encode()))
     sent_at = {}
     start = time.time()
     for i, (topic, payload) in enumerate(payloads):
-        ahead = start + i / rate - time.time()
+        ahead = start + i / rate - time.time() if rate else 0
         if ahead > 0.001:
             time.sleep(ahead)
         sent_at[payload] = time.time()
@@ -69,6 +73,22 @@ def publish(port, n, rate, results):
     pub.loop_stop()
     pub.disconnect()
     results.put((sent_at, offered_s))
+
+
+def offer(port, n, rate, first_seq, done_at):
+    """Publish n messages from another process; returns ({payload: sent time}, seconds publishing)."""
+    # The boards publish from another process, so their pacing never holds this
+    # process's GIL; both sides stamp wall-clock time (one machine, one clock).
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=publish, args=(port, n, rate, results, first_seq))
+    proc.start()
+    sent_at, offered_s = results.get(timeout=600)
+    proc.join(30)
+    deadline = time.time() + 60
+    while sum(p in done_at for p in sent_at) < n and time.time() < deadline:
+        time.sleep(0.05)
+    return sent_at, offered_s
 
 
 def main(argv=None):
@@ -97,36 +117,26 @@ def main(argv=None):
     t.start()
     if not ready.wait(20):
         raise SystemExit("daemon did not subscribe")
-    # The boards publish from another process, so their pacing never holds this
-    # process's GIL; both sides stamp wall-clock time (one machine, one clock).
-    ctx = multiprocessing.get_context("spawn")
-    results = ctx.Queue()
-    proc = ctx.Process(target=publish, args=(broker.port, a.messages, a.rate, results))
-    proc.start()
-    sent_at, offered_s = results.get(timeout=600)
-    proc.join(30)
-    deadline = time.time() + 60
-    while len(done_at) < a.messages and time.time() < deadline:
-        time.sleep(0.05)
-    start = min(sent_at.values())
-    finished_s = max(done_at.values()) - start if done_at else float("nan")
+    sent_at, offered_s = offer(broker.port, a.messages, a.rate, 0, done_at)
+    lat = np.array([(done_at[p] - s) * 1000 for p, s in sent_at.items() if p in done_at])
+    burst_at, burst_s = offer(broker.port, a.messages, 0, a.messages // 4 + 1000, done_at)
+    burst_done = [done_at[p] for p in burst_at if p in done_at]
     stop.set()
     t.join(30)
     broker.close()
-    payloads = [(None, p) for p in sent_at]
-    lat = np.array([(done_at[p] - sent_at[p]) * 1000 for _, p in payloads if p in done_at])
     handled = len(lat)
-    rate = handled / finished_s
-    print("daemon through mosquitto: %d blob messages offered at %.0f msg/s (publishing took %.2f s)"
-          % (len(payloads), a.rate, offered_s))
-    print("%-34s %14s %14s" % ("", "measured", "target"))
-    print("%-34s %14.0f %14s" % ("messages handled per second", rate, ">= 5000"))
-    print("%-34s %14d %14s" % ("messages handled", handled, str(len(payloads))))
+    capacity = len(burst_done) / (max(burst_done) - min(burst_at.values())) if burst_done else 0.0
+    print("daemon through mosquitto: %d blob messages offered at %.0f msg/s (publishing took %.2f s), then %d "
+          "as fast as one client publishes (%.2f s)" % (a.messages, a.rate, offered_s, a.messages, burst_s))
+    print("%-40s %14s %14s" % ("", "measured", "target"))
+    print("%-40s %14s %14s" % ("messages handled at the offered rate", "%d/%d" % (handled, a.messages), "all"))
     if handled:
-        print("%-34s %14.1f %14s" % ("latency p50 (ms)", np.percentile(lat, 50), ""))
-        print("%-34s %14.1f %14s" % ("latency p99 (ms)", np.percentile(lat, 99), "< 50"))
-        print("%-34s %14.1f %14s" % ("latency max (ms)", lat.max(), ""))
-    ok = handled == len(payloads) and rate >= 5000 and handled and np.percentile(lat, 99) < 50
+        print("%-40s %14.1f %14s" % ("latency p50 (ms)", np.percentile(lat, 50), ""))
+        print("%-40s %14.1f %14s" % ("latency p99 (ms)", np.percentile(lat, 99), "< 50"))
+        print("%-40s %14.1f %14s" % ("latency max (ms)", lat.max(), ""))
+    print("%-40s %14.0f %14s" % ("capacity: messages handled per second", capacity, ">= 5000"))
+    print("%-40s %14s %14s" % ("messages handled in the burst", "%d/%d" % (len(burst_done), a.messages), "all"))
+    ok = (handled == a.messages == len(burst_done) and capacity >= 5000 and np.percentile(lat, 99) < 50)
     print("targets %s" % ("MET" if ok else "NOT MET"))
 
 
