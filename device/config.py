@@ -9,7 +9,7 @@ DEFAULTS = {
     "wifi": {"ssid": None, "password": "", "hostname": None},
     "mqtt": {"host": None, "port": 1883, "tls": False, "ca": None, "user": None, "password": None,
              "prefix": "thermocc", "keepalive_s": 30, "status_interval_s": 30, "refresh_s": 60,
-             "backlog_rate_per_s": 20, "window": 8, "ram_queue": 32},
+             "backlog_rate_per_s": 20, "window": 8, "ram_queue": 32, "frames": False},
     "ntp": {"host": "pool.ntp.org", "interval_s": 3600},
     "sd": {"enabled": True, "folder": "thermocc", "raw_every": 0, "rotate_bytes": 1048576,
            "rotate_s": 3600, "reserve_bytes": 524288},
@@ -127,6 +127,8 @@ def validate(raw):
         ok = False
     if not c.text(m, "prefix", "mqtt", ident=True):
         m["prefix"] = "thermocc"
+    if not c.flag(m, "frames", "mqtt"):
+        m["frames"] = False                # images leave the room only when clearly asked
     for key, lo, hi in (("keepalive_s", 5, 3600), ("status_interval_s", 1, 86400), ("refresh_s", 1, 86400),
                         ("backlog_rate_per_s", 1, 1000), ("window", 1, 64), ("ram_queue", 1, 1000)):
         if not c.number(m, key, "mqtt", lo, hi, integer=True):

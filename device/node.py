@@ -94,6 +94,7 @@ class Node:
             slot = CameraSlot(i, cam_cfg, drivers[i] if camera_ok[i] and i < len(drivers) else None, detector)
             slot.topic_blobs = wire.camera_topic(*(base + (slot.id, "blobs")))
             slot.topic_snapshot = wire.camera_topic(*(base + (slot.id, "snapshot")))
+            slot.topic_frame = wire.camera_topic(*(base + (slot.id, "frame")))
             self.cameras.append(slot)
         camera_ids = [c.id for c in self.cameras]
 
@@ -103,6 +104,8 @@ class Node:
         self.sdlog = SdLog(sd_storage if cfg["sd_ok"] else None, header, clock, sd["rotate_bytes"],
                            sd["rotate_s"], sd["reserve_bytes"], log=self.log)
         self.raw_every = sd["raw_every"]
+        self.stream_frames = cfg["mqtt"]["frames"]
+        self.frames_sent = 0
         if self.sdlog.present:
             self.outbox = SdOutbox(self.sdlog, node, camera_ids, window=m["window"])
         else:
@@ -232,10 +235,18 @@ class Node:
                 self.outbox.appended()
             else:
                 self.outbox.appended_record(payload)
+        raw = None
         if self.raw_every and cam.frames % self.raw_every == 0 and self.sdlog.present:
-            self.sdlog.append(lf.RECORD_RAW, lf.encode_raw(frame, cam.index, seq, utc, flags, self._raw))
+            raw = lf.encode_raw(frame, cam.index, seq, utc, flags, self._raw)
+            self.sdlog.append(lf.RECORD_RAW, raw)
+        if self.stream_frames and self.mqtt is not None and self.mqtt.connected:
+            # live only (QoS 0, no backlog): the SD raw records are the complete copy
+            raw = raw or lf.encode_raw(frame, cam.index, seq, utc, flags, self._raw)
+            if self._publish(cam.topic_frame, self._frame_message(cam, raw, seq, utc), qos=0) is not None:
+                self.frames_sent += 1
         if cam.snapshot_wanted is not None:
-            self._send_snapshot(cam, frame, seq, utc)
+            raw = raw or lf.encode_raw(frame, cam.index, seq, utc, flags, self._raw)
+            self._send_snapshot(cam, raw, seq, utc)
 
     def _changed(self, cam, now):
         """Report on change, or when refresh_s has passed since the last published frame."""
@@ -418,15 +429,14 @@ class Node:
         return self._reply(cid, False, error="unknown command %r (snapshot, set_threshold, list_logs, "
                            "send_log, reboot)" % name)
 
-    def _send_snapshot(self, cam, frame, seq, utc):
-        import binascii
-        raw = lf.encode_raw(frame, cam.index, seq, utc, 0, self._raw)
-        data = binascii.b2a_base64(memoryview(raw)[lf.RAW_HEAD_SIZE:]).strip().decode()
-        msg = ('{"v":1,"node":"%s","cam":"%s","seq":%d,"t":%d,"rows":24,"cols":32,'
-               '"encoding":"int16le-centi-c","data":"%s"}' % (self.node, cam.id, seq, utc, data))
+    def _frame_message(self, cam, raw, seq, utc):
+        return wire.frame_message(self.node, cam.id, seq, utc, self.clock.synced,
+                                  memoryview(raw)[lf.RAW_HEAD_SIZE:])
+
+    def _send_snapshot(self, cam, raw, seq, utc):
         cid = cam.snapshot_wanted
         cam.snapshot_wanted = None
-        self._publish(cam.topic_snapshot, msg, qos=0)
+        self._publish(cam.topic_snapshot, self._frame_message(cam, raw, seq, utc), qos=0)
         self._reply(cid, True, camera=cam.id, seq=seq, topic=cam.topic_snapshot)
 
     def _send_log_chunk(self):
@@ -474,7 +484,7 @@ class Node:
                        "full_events": sd.full_events, "deleted_files": sd.deleted_files,
                        "write_errors": sd.write_errors, "lost_records": sd.lost_records},
                 "queued": self.outbox.waiting(), "dropped": self.outbox.dropped, "damaged": self.outbox.damaged,
-                "sent": self.outbox.sent, "resent": self.outbox.resent,
+                "sent": self.outbox.sent, "resent": self.outbox.resent, "frames_sent": self.frames_sent,
                 "mqtt": {"connects": self.connects, "failures": self.connect_failures},
                 "commands": {"bad": self.bad_commands, "dropped": self.dropped_commands},
                 "config_errors": self.problems}

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="simulated seconds between frames (default 30; the boards' refresh is kept)")
     demo.add_argument("--broker", help="host:port of a broker to use instead of an embedded one")
     demo.add_argument("--no-plots", action="store_true", help="skip the PNG and the animation")
+    demo.add_argument("--mode", choices=["blob", "frame"],
+                      help="frame: the boards stream raw frames and the host fuses pixels (default: the room's)")
 
     sensor = sub.add_parser("sensor-demo", help="the driver on one simulated sensor, as a text heat map")
     sensor.add_argument("--frames", type=int, default=2)

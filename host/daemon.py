@@ -13,6 +13,7 @@ already written, so outputs continue with no missing and no duplicated timestep.
 """
 from __future__ import annotations
 
+import binascii
 import gc
 import json
 import logging
@@ -21,7 +22,7 @@ import signal
 import time
 from pathlib import Path
 
-from thermocc.ingest import OrderedIntake, observation_from_message
+from thermocc.ingest import OrderedIntake, observation_from_frame_message, observation_from_message
 from thermocc.outputs import CsvSink
 from thermocc.pipeline import RoomPipeline
 from thermocc_shared import wire
@@ -77,6 +78,23 @@ class RoomState:
         self.pipeline = RoomPipeline(room, sinks, mode=mode)
         self.intake = OrderedIntake(room.settings.watermark_s * 1000)
         self.journal = journal
+        self.detectors = {}          # (node, camera) -> FastDetector, for frames arriving by MQTT
+
+    @property
+    def leaf(self):
+        """What this room takes from the boards: frame mode fuses pixels, so raw frames."""
+        return "frame" if self.pipeline.mode == "frame" else "blobs"
+
+    def observation(self, msg, pixels=None):
+        if "data" not in msg:
+            return observation_from_message(msg)
+        from thermocc.detect_fast import FastDetector
+        if pixels is None:                      # from the journal: validated when it arrived
+            pixels = binascii.a2b_base64(msg["data"])
+        key = (msg["node"], msg["cam"])
+        if key not in self.detectors:
+            self.detectors[key] = FastDetector()
+        return observation_from_frame_message(msg, pixels, self.detectors[key])
 
 
 class Fuser:
@@ -93,6 +111,7 @@ class Fuser:
                 self.route[(c.node, c.id)] = self.rooms[room.name]
         self.malformed = 0
         self.unknown = 0
+        self.other_mode = 0
         self.failed = 0
 
     def resume(self):
@@ -107,19 +126,24 @@ class Fuser:
         return n
 
     def handle_payload(self, topic, payload):
-        """One MQTT message. Never raises on bad input: counts and logs it."""
+        """One MQTT message (blobs, or a raw frame for frame-mode rooms). Never raises on
+        bad input: counts and logs it."""
         parts = wire.split_topic(topic)
-        if parts is None or parts[5] != "blobs":
+        if parts is None or parts[5] not in ("blobs", "frame"):
             return None
+        pixels = None
         try:
-            msg = wire.parse_blob_message(payload)
+            if parts[5] == "frame":
+                msg, pixels = wire.parse_frame_message(payload)
+            else:
+                msg = wire.parse_blob_message(payload)
         except wire.WireError as e:
             self.malformed += 1
             log.warning("malformed message on %s: %s", topic, e)
             return None
-        return self.handle_message(msg)
+        return self.handle_message(msg, pixels)
 
-    def handle_message(self, msg):
+    def handle_message(self, msg, pixels=None):
         state = self.route.get((msg["node"], msg["cam"]))
         if state is None:
             self.unknown += 1
@@ -127,18 +151,25 @@ class Fuser:
                 log.warning("camera %s/%s is in no room of this daemon (%d such messages)", msg["node"], msg["cam"],
                             self.unknown)
             return None
-        self._process(state, msg, journal=True)
+        if ("frame" if "data" in msg else "blobs") != state.leaf:
+            # a room fuses one kind: blobs and frames of one camera share their seq numbers
+            self.other_mode += 1
+            if self.other_mode <= 10 or self.other_mode % 1000 == 0:
+                log.warning("room %s fuses %s; a %s message of %s/%s was not used (%d such messages)",
+                            state.room.name, state.leaf, "frame" if "data" in msg else "blob", msg["node"],
+                            msg["cam"], self.other_mode)
+            return None
+        self._process(state, msg, journal=True, pixels=pixels)
         return state
 
-    def _process(self, state, msg, journal):
-        obs = observation_from_message(msg)
-        key = (obs.node, obs.cam, obs.seq)
+    def _process(self, state, msg, journal, pixels=None):
+        key = (msg["node"], msg["cam"], msg["seq"])
         if key in state.intake.seen:
             state.intake.stats.duplicates += 1
             return
         if journal and state.journal is not None:
             state.journal.append(msg)
-        for o in state.intake.push(obs):
+        for o in state.intake.push(state.observation(msg, pixels)):
             state.pipeline.feed(o)
 
     def feed_observations(self, observations):
@@ -163,11 +194,16 @@ class Fuser:
             if state.journal:
                 state.journal.close()
 
+    def handled(self):
+        """Messages taken in so far, whatever became of them."""
+        return (sum(s.intake.stats.accepted + s.intake.stats.duplicates + s.intake.stats.late
+                    for s in self.rooms.values()) + self.malformed + self.unknown + self.other_mode + self.failed)
+
     def stats(self):
         return {name: {"accepted": s.intake.stats.accepted, "duplicates": s.intake.stats.duplicates,
                        "late": s.intake.stats.late, "ticks": s.pipeline.ticks_done}
                 for name, s in self.rooms.items()} | {"malformed": self.malformed, "unknown_camera": self.unknown,
-                                                  "failed": self.failed}
+                                                  "other_mode": self.other_mode, "failed": self.failed}
 
 
 # -- live ---------------------------------------------------------------------------------
@@ -194,9 +230,11 @@ def warm_up(site, mode=None):
         probe.close()
 
 
-def run(site, out_dir=None, stop=None, ready=None, mode=None):
+def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
     """Serve the site's rooms until SIGTERM/SIGINT (or `stop` is set). Returns 0.
-    `ready` (an Event) is set once the broker has acknowledged the subscription."""
+    `ready` (an Event) is set once the broker has acknowledged the subscription;
+    `on_fuser` is called with the Fuser before connecting (the simulated room reads
+    `Fuser.handled()` to keep its boards from running ahead of delivery)."""
     import threading
 
     import paho.mqtt.client as mqtt
@@ -214,6 +252,8 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
     client.reconnect_delay_set(1, 60)
     publishers = {room.name: [LivePublisher(client, site, room, availability)] for room in site.rooms}
     fuser = Fuser(site, out_dir, journal=True, mode=mode, extra_sinks=publishers)
+    if on_fuser:
+        on_fuser(fuser)
     replayed = fuser.resume()
     if replayed:
         log.info("resumed from the journal: %d messages", replayed)
@@ -227,8 +267,12 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None):
             log.error("broker refused the connection: %s", reason)
             return
         log.info("connected to %s:%d", m.host, m.port)
-        result, mid = c.subscribe([("%s/%s/%s/+/+/blobs" % (m.prefix, room.site, room.name), 1)
-                                   for room in site.rooms])
+        wanted = ["%s/%s/%s/+/+/%s" % (m.prefix, s.room.site, s.room.name, s.leaf) for s in fuser.rooms.values()]
+        # the session outlives a restart: drop the other kind a room took before a mode change
+        unwanted = ["%s/%s/%s/+/+/%s" % (m.prefix, s.room.site, s.room.name, "blobs" if s.leaf == "frame" else "frame")
+                    for s in fuser.rooms.values()]
+        c.unsubscribe(unwanted)
+        result, mid = c.subscribe([(topic, 1) for topic in wanted])
         pending_subscription[0] = mid
         c.publish(availability, "online", qos=1, retain=True)
         for pubs in publishers.values():

@@ -10,9 +10,12 @@ blobs in one image are two people). A blob no other camera confirms stays one pe
 placed where its ray crosses the target height.
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
-at the target height; per tick the grid holds, per cell, the largest excess over ambient
-any camera sees there (a fused thermal snapshot of the room), and people are the warm
-8-connected regions of that grid. Only pixels inside the detector's person blobs take
+at the target height; per tick the grid holds, per cell, the mean excess over ambient of
+the cameras that see it (a fused thermal snapshot of the room), and people are the warm
+8-connected regions of that grid. The mean, not the largest: a body projected at the
+target height smears away from each camera (its head lands beyond it, its feet short of
+it), and the smears of two cameras agree only where the body really is; taking the
+largest kept each camera's smear and counted a person seen twice as two. Only pixels inside the detector's person blobs take
 part (pipeline.person_pixels): monitors, sun and kettles stay the detector's business.
 """
 from __future__ import annotations
@@ -150,17 +153,18 @@ class BlobFusion:
 # -- frame mode ----------------------------------------------------------------------------
 @njit(cache=True)
 def _fuse_grid(pixel_of_cell, frames, ambients, ok, grid):
-    """grid[c] = max over usable cameras k of frames[k, pixel_of_cell[k, c]] - ambients[k]."""
+    """grid[c] = mean over usable cameras k that see cell c of frames[k, pixel_of_cell[k, c]] - ambients[k]
+    (-1e9 where no usable camera sees it)."""
     ncam, ncell = pixel_of_cell.shape
     for c in range(ncell):
-        best = -1e9
+        total = 0.0
+        seen = 0
         for k in range(ncam):
             p = pixel_of_cell[k, c]
             if ok[k] and p >= 0:
-                v = frames[k, p] - ambients[k]
-                if v > best:
-                    best = v
-        grid[c] = best
+                total += frames[k, p] - ambients[k]
+                seen += 1
+        grid[c] = total / seen if seen else -1e9
 
 
 @njit(cache=True)

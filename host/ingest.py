@@ -68,6 +68,15 @@ def observations_from_stats(node, cam, seqs, times, stats, summary, frames=None,
     return out
 
 
+def observation_from_frame_message(msg, pixels, detector, source="mqtt"):
+    """From a validated frame message (thermocc_shared.wire.parse_frame_message): the frame
+    goes through the camera's detector (its background carries over between frames)."""
+    frames = (np.frombuffer(pixels, "<i2").astype(np.float32) / 100).reshape(1, -1)
+    stats, summary = detector.detect_frames(frames)
+    return observations_from_stats(msg["node"], msg["cam"], [msg["seq"]], [msg["t"]], stats, summary, frames,
+                                   msg["sync"], source)[0]
+
+
 def read_log_folder(folder, node=None, detector_settings=None, published_only=True):
     """Observations of one node's pulled SD log folder (blob records, and raw records through
     the detector), plus the log's damage report. published_only keeps the blob records the

@@ -132,7 +132,7 @@ def _year_frame(output_csv, room):
     step = room.settings.timestep_min
     index = pd.date_range("%d-01-01" % year, "%d-01-01" % (year + 1), freq="%dmin" % step, inclusive="left")
     df.index = t
-    df = df[df.index.year == year]
+    df = df[df.index.year == year].drop(columns="timestamp")
     full = df.reindex(index)
     filled = int(full["L2_count"].isna().sum())
     full = full.fillna(0)

@@ -3,6 +3,7 @@
 # function, so a resent message is byte-identical); the host validates them here.
 # Numbers are formatted from integers, so MicroPython and CPython write the same bytes.
 # docs/mqtt.md documents every topic and field.
+import binascii
 import json
 
 SCHEMA = 1
@@ -22,7 +23,7 @@ def node_topic(prefix, site, room, node, leaf):
 
 
 def camera_topic(prefix, site, room, node, camera, leaf):
-    """<prefix>/<site>/<room>/<node>/<camera>/<leaf>: blobs, snapshot."""
+    """<prefix>/<site>/<room>/<node>/<camera>/<leaf>: blobs, frame, snapshot."""
     return "%s/%s/%s/%s/%s/%s" % (prefix, site, room, node, camera, leaf)
 
 
@@ -70,6 +71,21 @@ def blob_message(record, node, camera):
     return "".join(parts)
 
 
+# Raw frames leave the board only when asked: a `snapshot` command, or the frame stream
+# of a node configured with mqtt.frames (for frame-mode fusion on the host).
+FRAME_ENCODING = "int16le-centi-c"
+FRAME_BYTES = 2 * ROWS * COLS
+_FRAME = ('{"v":%d,"node":"%s","cam":"%s","seq":%d,"t":%d,"sync":%s,"rows":24,"cols":32,'
+          '"encoding":"int16le-centi-c","data":"%s"}')
+
+
+def frame_message(node, camera, seq, utc_ms, synced, pixels):
+    """JSON text of one raw frame. pixels: the 1536 bytes of a RECORD_RAW body (int16
+    little-endian centi-degrees C, row-major 24 x 32)."""
+    data = binascii.b2a_base64(pixels).strip().decode()
+    return _FRAME % (SCHEMA, node, camera, seq, utc_ms, "true" if synced else "false", data)
+
+
 # -- host side: validation of what arrives ----------------------------------------------
 def _number(msg, key, lo, hi):
     v = msg.get(key)
@@ -96,8 +112,8 @@ def _text(msg, key):
     return v
 
 
-def parse_blob_message(payload):
-    """Validate a blob message (bytes or str); returns the decoded dict or raises WireError."""
+def _message_head(payload):
+    """The JSON object of a message and its common fields checked (v, node, cam, seq, t, sync)."""
     if len(payload) > MAX_MESSAGE_BYTES:
         raise WireError("message of %d bytes exceeds %d" % (len(payload), MAX_MESSAGE_BYTES))
     try:
@@ -114,6 +130,27 @@ def parse_blob_message(payload):
     _int(msg, "t", 0, 2 ** 53)
     if not isinstance(msg.get("sync"), bool):
         raise WireError("field 'sync' must be true or false")
+    return msg
+
+
+def parse_frame_message(payload):
+    """Validate a raw frame message; returns (dict, the 1536 pixel bytes) or raises WireError."""
+    msg = _message_head(payload)
+    if msg.get("rows") != ROWS or msg.get("cols") != COLS or msg.get("encoding") != FRAME_ENCODING:
+        raise WireError("a frame must be rows 24, cols 32, encoding %r" % FRAME_ENCODING)
+    data = msg.get("data")
+    try:
+        pixels = binascii.a2b_base64(data) if isinstance(data, str) else b""
+    except ValueError:
+        pixels = b""
+    if len(pixels) != FRAME_BYTES:
+        raise WireError("field 'data' must be base64 of %d bytes" % FRAME_BYTES)
+    return msg, pixels
+
+
+def parse_blob_message(payload):
+    """Validate a blob message (bytes or str); returns the decoded dict or raises WireError."""
+    msg = _message_head(payload)
     for key in ("amb", "min", "max", "mean"):
         _number(msg, key, -60, 400)
     _int(msg, "warm", 0, ROWS * COLS)

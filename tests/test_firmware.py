@@ -204,6 +204,38 @@ def test_no_card_and_a_pulled_card_keep_publishing(broker, tmp_path):
     sub.close()
 
 
+def test_frames_leave_the_board_only_when_configured(broker, tmp_path):
+    """mqtt.frames streams every frame (what the SD raw record holds) for frame-mode hosts."""
+    sub = Subscriber(broker)
+    quiet = SimBoard(example_config(port=broker.port), tmp_path / "quiet", seed=8)
+    streaming = SimBoard(example_config(node="node-b", port=broker.port, mqtt={"frames": True},
+                                        sd={"raw_every": 1}), tmp_path / "streaming", seed=9)
+    for k in range(5):
+        for board in (quiet, streaming):
+            board.set_people(walking(k))
+            board.run_frames(1)
+    assert sub.wait_for(lambda: len(sub.on("/frame")) == 10, step=lambda: streaming.run_ms(100))
+    frames = {}
+    for topic, payload in sub.on("/frame"):
+        msg, pixels = wire.parse_frame_message(payload)
+        assert topic == "thermocc/lab/room1/node-b/%s/frame" % msg["cam"] and msg["node"] == "node-b"
+        frames[(msg["cam"], msg["seq"], msg["t"])] = pixels
+    raw = {(rec["camera_id"], rec["seq"], rec["utc_ms"]): temps for rec, temps in read_logs(streaming.sd.root).raw}
+    assert set(frames) == set(raw)
+    for key, pixels in frames.items():
+        temps = [int.from_bytes(pixels[i:i + 2], "little", signed=True) / 100 for i in range(0, 1536, 2)]
+        assert max(abs(a - b) for a, b in zip(temps, raw[key])) < 1e-6
+    assert not any("/node-a/" in t for t, _ in sub.on("/frame"))
+    sub.close()
+
+
+def test_frames_setting_is_validated():
+    from thermocc_device.config import validate
+    cfg, problems, _ = validate({**example_config(), "mqtt": {"host": "h", "frames": "yes"}})
+    assert cfg["mqtt"]["frames"] is False
+    assert [(p.field, p.message) for p in problems] == [("mqtt.frames", "must be true or false, got 'yes'")]
+
+
 def test_commands(broker, tmp_path):
     sub = Subscriber(broker)
     board = SimBoard(example_config(port=broker.port), tmp_path, seed=7)

@@ -2,6 +2,8 @@
 import datetime as dt
 
 import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -104,6 +106,32 @@ def test_demo_chain_short_form(broker, tmp_path):
     assert res["ticks_scored"] > 60 and res["presence_f1"] > 0.9 and res["count_mae"] < 1.0
     for key in ("levels_png", "floor_png", "animation"):
         assert open(result[key], "rb").read(4) in (b"\x89PNG", b"GIF8")
+
+
+def test_frame_mode_chain_through_the_broker(broker, tmp_path):
+    """Boards stream raw frames (mqtt.frames), the daemon runs them through the detector and
+    fuses pixels on the floor grid; its journal of frames replays to the same bytes."""
+    import json
+    from thermocc.daemon import replay
+    from thermocc.site import load_site
+    from thermocc_tools.room_chain import run_chain
+    result = run_chain(tmp_path / "demo", hours=0.6, start_hour=9.0, seed=2, frame_interval_s=30,
+                       broker=(broker.host, broker.port), quiet=True, plots=False, mode="frame")
+    assert result["drained"]
+    journal = (tmp_path / "demo" / "state" / "lab.journal").read_text().splitlines()
+    assert len(journal) == 4 * 73 and all('"encoding":"int16le-centi-c"' in line for line in journal)
+    out = pd.read_csv(result["outputs"] + "/output.csv")
+    assert len(out) >= 6 and (out["coverage"] > 0.9).all()
+    zone_cols = [c for c in out if c.startswith("L3_") and c.endswith("_count")]
+    assert (out[zone_cols].sum(axis=1) == out["L2_count"]).all()
+    assert out["L1_presence"].max() == 1 and out["L2_count"].max() >= 3
+    res = score(result["outputs"] + "/ticks.csv", result["truth"], result["outputs"] + "/output.csv")
+    assert res["ticks_scored"] > 60 and res["presence_f1"] > 0.9 and res["count_mae"] < 1.0
+    site = load_site(result["site"])
+    stats = replay(site, tmp_path / "replayed", journals=[site.state / "lab.journal"], mode="frame")
+    assert stats["lab"]["accepted"] == len(journal) and stats["other_mode"] == 0
+    live = {p.name: p.read_bytes() for p in Path(result["outputs"]).glob("*.csv")}
+    assert live == {p.name: p.read_bytes() for p in (tmp_path / "replayed" / "lab").glob("*.csv")}
 
 
 def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):

@@ -27,11 +27,11 @@ from thermocc_tools.thermal_render import RoomRenderer, air_temperature
 TRUTH_HEADER = "timestamp,agent,x,y,zone\n"
 
 
-def board_config(room, node, cams, host, port, refresh_s=60, raw_every=0):
+def board_config(room, node, cams, host, port, refresh_s=60, raw_every=0, frames=False):
     return {
         "site": room.site, "room": room.name, "node": node,
         "mqtt": {"host": host, "port": port, "keepalive_s": 60, "status_interval_s": 300, "refresh_s": refresh_s,
-                 "backlog_rate_per_s": 200, "window": 16},
+                 "backlog_rate_per_s": 200, "window": 16, "frames": frames},
         "sd": {"enabled": True, "raw_every": raw_every},
         "cameras": [{"id": c.id, "bus": i, "refresh_hz": 4} for i, c in enumerate(cams)],
     }
@@ -48,7 +48,7 @@ class SimulatedRoom:
     """The boards of a room (one SimBoard per node, cameras in the room file's order)."""
 
     def __init__(self, room, folder, start_utc_ms, behaviour, render_settings=None, host="127.0.0.1", port=1883,
-                 mqtt=True, seed=0, raw_every=0):
+                 mqtt=True, seed=0, raw_every=0, frames=False):
         self.room = room
         self.behaviour = behaviour
         self.renderer = RoomRenderer(room, render_settings)
@@ -59,7 +59,7 @@ class SimulatedRoom:
         self.boards = []
         for i, (node, cams) in enumerate(nodes.items()):
             clock = SimClock(start_utc_ms=start_utc_ms)
-            cfg = board_config(room, node, [c for _, c in cams], host, port, raw_every=raw_every)
+            cfg = board_config(room, node, [c for _, c in cams], host, port, raw_every=raw_every, frames=frames)
             board = SimBoard(cfg, Path(folder) / node, seed=seed * 10 + i, clock=clock, mqtt=mqtt)
             self.boards.append((board, [k for k, _ in cams]))
         self.offline = set(self.renderer.settings.offline_cameras)
@@ -78,8 +78,9 @@ class SimulatedRoom:
         start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)
         return cls(room, folder, start_utc_ms, behaviour, render_settings, seed=seed, **kw)
 
-    def run(self, truth_path, start_date, start_hour, hours, frame_interval_s, quiet=False):
-        """One frame per camera every frame_interval_s; ground truth of each moment to truth_path."""
+    def run(self, truth_path, start_date, start_hour, hours, frame_interval_s, quiet=False, pace=None):
+        """One frame per camera every frame_interval_s; ground truth of each moment to truth_path.
+        pace(), when given, is called after every frame time (see `run_chain`)."""
         steps = int(hours * 3600 / frame_interval_s) + 1
         midnight = dt.datetime.combine(start_date, dt.time())
         started = time.monotonic()
@@ -90,6 +91,8 @@ class SimulatedRoom:
                 people = self.step_to(t_s)
                 stamp = (midnight + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
                 write_truth(truth, stamp, people, self.room)
+                if pace:
+                    pace()
                 if not quiet and (i % 20 == 0 or i == steps - 1):
                     progress_bar(i + 1, steps, started)
 
@@ -108,6 +111,12 @@ class SimulatedRoom:
                     board.sensors[j].set_scene(temps[k].tolist(), air_c=air)
             board.run_frames(1)
         return people
+
+    def published(self, leaf):
+        """Messages the boards have handed to the broker: "blobs" (sent and resent) or "frame"."""
+        if leaf == "frame":
+            return sum(b.node.frames_sent for b, _ in self.boards)
+        return sum(b.node.outbox.sent + b.node.outbox.resent for b, _ in self.boards)
 
     def drain(self, timeout_s=30):
         """Let the boards publish what they still hold (real time: the broker is real)."""
@@ -147,8 +156,10 @@ def progress_bar(done, total, started, what="simulated", out=sys.stderr):
 
 
 def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None, broker=None,
-              plots=True, scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), quiet=False):
-    """The whole chain; returns a dict of what was produced. broker: (host, port) or None to embed one."""
+              plots=True, scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), quiet=False,
+              mode=None):
+    """The whole chain; returns a dict of what was produced. broker: (host, port) or None to embed one.
+    mode "frame": the boards stream raw frames (mqtt.frames) and the daemon fuses pixels."""
     from thermocc.daemon import run
     from thermocc.site import load_site
     from thermocc_tools.broker import start_embedded_broker
@@ -169,14 +180,25 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
     site_path = write_site(out, room_file, host, port)
     site = load_site(site_path)
     stop, ready = threading.Event(), threading.Event()
-    daemon = threading.Thread(target=run, args=(site,), kwargs={"stop": stop, "ready": ready}, daemon=True)
+    fusers = []
+    daemon = threading.Thread(target=run, args=(site,), kwargs={"stop": stop, "ready": ready, "mode": mode,
+                                                                 "on_fuser": fusers.append}, daemon=True)
     daemon.start()
     ready.wait(30)
     time.sleep(0.5)
     sim = SimulatedRoom.for_run(room, out / "boards", start_date, start_hour, hours, seed, scenario,
-                                render_settings, host=host, port=port)
+                                render_settings, host=host, port=port, frames=mode == "frame")
     truth_path = out / "truth.csv"
-    sim.run(truth_path, start_date, start_hour, hours, frame_interval_s, quiet)
+
+    def pace():
+        # Simulated time runs ~100x real time, so the room's watermark (seconds of board
+        # time) would be milliseconds of real time: wait for delivery before the next
+        # frame time, as a real room's 30 s between frames would.
+        end = time.monotonic() + 5
+        leaf = fusers[0].rooms[room.name].leaf
+        while fusers[0].handled() < sim.published(leaf) and time.monotonic() < end:
+            time.sleep(0.001)
+    sim.run(truth_path, start_date, start_hour, hours, frame_interval_s, quiet, pace=pace)
     drained = sim.drain()
     time.sleep(1.0)
     stop.set()

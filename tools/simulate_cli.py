@@ -42,7 +42,8 @@ def dispatch(parser, args):
         if args.hours <= 0 or args.frame_interval_s <= 0:
             parser.error("--hours and --frame-interval-s must be positive")
         result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
-                           frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots)
+                           frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
+                           mode=args.mode)
         from thermocc.room import EXAMPLE_ROOM, load_room
         from thermocc.score import format_table, score
         room = load_room(EXAMPLE_ROOM)
@@ -55,7 +56,7 @@ def dispatch(parser, args):
                 print("  picture:    %s" % result[key])
         print("  truth:      %s" % result["truth"])
         print("\naccuracy against the simulation's ground truth:")
-        print(format_table({"demo (blob mode)": res}))
+        print(format_table({"demo (%s mode)" % (args.mode or room.settings.mode): res}))
         return 0
     if args.command == "simulate":
         from thermocc_tools.room_chain import simulate_files
