@@ -56,6 +56,7 @@ class RoomPipeline:
         self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
         self.s_sum = 0.0
         self.s_zone = np.zeros(len(self.room.zones))
+        self.s_zone_dwell = np.zeros(len(self.room.zones))
         self.s_entries0 = self.tracker.entries
         self.s_exits0 = self.tracker.exits
 
@@ -131,6 +132,7 @@ class RoomPipeline:
             self.s_max = max(self.s_max, count)
             for t in tracks:
                 self.s_zone[t.zone] += 1
+                self.s_zone_dwell[t.zone] += (end_ms - t.zone_since_ms) / 1000
         self.ticks_done += 1
         result = TickResult(start_ms, count, n_ok, [(t.id, t.x, t.y, t.zone) for t in tracks])
         for sink in self.sinks:
@@ -143,16 +145,15 @@ class RoomPipeline:
             start = self.step * self.step_ms
             self.agg.append((start, self.s_ticks, self.s_cov, self.s_sum, self.s_max, self.s_cam_ok, self.s_cam,
                              self.tracker.entries - self.s_entries0, self.tracker.exits - self.s_exits0),
-                            self.s_zone.copy())
+                            self.s_zone.copy(), self.s_zone_dwell.copy())
             self._reset_step()
             self.step += 1
-        rows, zone_rows = build_rows(self.room, self.agg.rows, self.agg.zone_sums, first)
+        rows, zone_rows = build_rows(self.room, self.agg.rows, self.agg.zone_sums, first, self.agg.zone_dwell)
         for sink in self.sinks:
             sink.steps(self, rows, zone_rows)
         # keep only the history later steps need
         if len(self.agg.rows) > self.keep:
-            del self.agg.rows[:-self.keep]
-            del self.agg.zone_sums[:-self.keep]
+            self.agg.keep_last(self.keep)
 
     def close(self):
         for sink in self.sinks:

@@ -99,11 +99,17 @@ class StepAggregates:
     def __init__(self, n_zones):
         self.n_zones = n_zones
         self.rows = []          # tuples of FIELDS
-        self.zone_sums = []     # (Z,) arrays
+        self.zone_sums = []     # (Z,) arrays: person-ticks per zone
+        self.zone_dwell = []    # (Z,) arrays: seconds in the zone so far, summed over those person-ticks
 
-    def append(self, row, zone_sum):
+    def append(self, row, zone_sum, zone_dwell):
         self.rows.append(row)
         self.zone_sums.append(zone_sum)
+        self.zone_dwell.append(zone_dwell)
+
+    def keep_last(self, n):
+        for history in (self.rows, self.zone_sums, self.zone_dwell):
+            del history[:-n]
 
 
 def zone_slug(name):
@@ -114,7 +120,7 @@ def header(room):
     cols = ["timestamp", "L0_fraction", "L0_count", "L1_presence", "L2_count", "L2_fraction", "L2_mean_count"]
     for z in room.zones:
         s = zone_slug(z.name)
-        cols += ["L3_%s_count" % s, "L3_%s_fraction" % s]
+        cols += ["L3_%s_count" % s, "L3_%s_fraction" % s, "L3_%s_dwell_s" % s]
     for z in room.zones:
         s = zone_slug(z.name)
         cols += ["L4_%s_people_w" % s, "L4_%s_devices_on" % s, "L4_%s_equipment_w" % s, "L4_%s_w_per_m2" % s]
@@ -123,11 +129,13 @@ def header(room):
     return cols
 
 
-ZONE_HEADER = ["timestamp", "count", "fraction", "people_w", "devices_on", "equipment_w", "total_w", "w_per_m2"]
+ZONE_HEADER = ["timestamp", "count", "fraction", "dwell_s", "people_w", "devices_on", "equipment_w", "total_w", "w_per_m2"]
 
 
-def build_rows(room, agg_rows, zone_sums, first):
-    """Rows (room row, per-zone rows) for steps first..end of the aggregates; earlier rows are history."""
+def build_rows(room, agg_rows, zone_sums, first, zone_dwell=None):
+    """Rows (room row, per-zone rows) for steps first..end of the aggregates; earlier rows are history.
+    Dwell per zone and step: the mean, over the person-ticks in the zone, of how long that
+    person had been in the zone (s); 0 when nobody was there."""
     s = room.settings
     zones = room.zones
     a = np.array(agg_rows, dtype=np.float64).reshape(-1, len(StepAggregates.FIELDS))
@@ -136,6 +144,8 @@ def build_rows(room, agg_rows, zone_sums, first):
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_count = np.where(covered > 0, a[:, 3] / np.maximum(covered, 1), 0.0)
         zone_mean = np.where(covered[:, None] > 0, zsum / np.maximum(covered, 1)[:, None], 0.0)
+        dwell = (np.zeros_like(zsum) if zone_dwell is None else
+                 np.where(zsum > 0, np.array(zone_dwell, np.float64).reshape(zsum.shape) / np.maximum(zsum, 1), 0.0))
     hold = np.array([z.equipment.hold_steps for z in zones], np.int64)
     devices = np.array([z.equipment.devices for z in zones], np.int64)
     fallback = np.array([z.area_m2 for z in zones], np.float64)
@@ -164,13 +174,15 @@ def build_rows(room, agg_rows, zone_sums, first):
     col = _column
     cols = [ts, col(l0, 3), col(l0 * room.capacity, 2), col(presence[sl], 0), col(count[sl], 0),
             col(count[sl] / room.capacity, 3), col(mean_count[sl], 3)]
+    l3 = []
     for z in range(len(zones)):
-        cols += [col(zc[:, z], 0), col(zc[:, z] / zcap[z], 3)]
+        l3.append([col(zc[:, z], 0), col(zc[:, z] / zcap[z], 3), col(dwell[sl, z], 1)])
+        cols += l3[-1]
     zone_cols = []
     for z in range(len(zones)):
         per = [col(people_w[:, z], 1), col(dev[:, z], 0), col(equip_w[:, z], 1), col(total[:, z] / areas[z], 2)]
         cols += per
-        zone_cols.append([ts, cols[7 + 2 * z], cols[8 + 2 * z], per[0], per[1], per[2], col(total[:, z], 1), per[3]])
+        zone_cols.append([ts] + l3[z] + [per[0], per[1], per[2], col(total[:, z], 1), per[3]])
     cols += [col(people_w.sum(axis=1), 1), col(equip_w.sum(axis=1), 1), col(total.sum(axis=1), 1),
              col(total.sum(axis=1) / room_area, 2), col(entries, 0), col(exits, 0), col(entries - exits, 0),
              col(cov, 3)]

@@ -188,3 +188,33 @@ def test_year_exports_load_in_ladybug_and_honeybee(tmp_path):
     assert sched.values[60 * 288 + 100] == pytest.approx(float(out[100][5]))
     idf = open(info["energyplus_idf"]).read()
     assert idf.count("Schedule:File,") == 1 + 3 * len(ROOM.zones) and "8760,  !- Number of Hours" in idf
+
+
+def test_zone_dwell_is_the_mean_time_in_the_zone_so_far(tmp_path):
+    """One person still in a zone from the first tick: at tick i (1 s ticks) they have been
+    there i s (born at the end of tick 0, confirmed from tick 1), so the first 5-min step's
+    dwell is mean(1..299) = 150 s and the second's mean(300..599) = 449.5 s; zones nobody
+    visits read 0."""
+    from thermocc.ingest import BLOB_FIELDS, Observation
+    from thermocc.outputs import CsvSink
+    from thermocc.pipeline import RoomPipeline
+    x, y = 9.6, 5.5
+    zone = ROOM.zones[ROOM.zone_index(x, y)]
+    pipeline = RoomPipeline(ROOM, [CsvSink(tmp_path, ROOM, ticks=False)], mode="blob")
+    t0 = 1_772_442_000_000
+    seq = 0
+    for second in range(601):
+        for k, c in enumerate(ROOM.cameras):
+            blobs = [(col, row, int(col), int(row), int(col) + 1, int(row) + 1, 6, 31.0, 29.5, 0)
+                     for kk, col, row in blobs_of([(x, y, 1.0)]) if kk == k]
+            seq += 1
+            pipeline.feed(Observation(c.node, c.id, seq, t0 + second * 1000 + k, True, 22.0,
+                                      np.array(blobs, float).reshape(-1, BLOB_FIELDS)))
+    pipeline.close()
+    out = pd.read_csv(tmp_path / "output.csv")
+    s = "".join(ch if ch.isalnum() else "_" for ch in zone.name).strip("_")
+    assert out["L3_%s_dwell_s" % s].tolist() == [150.0, 449.5]
+    others = [c for c in out if c.endswith("_dwell_s") and c != "L3_%s_dwell_s" % s]
+    assert others and (out[others] == 0).all().all()
+    zone_csv = pd.read_csv(tmp_path / "zones" / ("%s.csv" % s))
+    assert zone_csv["dwell_s"].tolist() == [150.0, 449.5]
