@@ -246,7 +246,7 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
     if m.user:
         client.username_pw_set(m.user, m.password)
     if m.tls:
-        client.tls_set()
+        client.tls_set(ca_certs=m.ca)
     availability = "%s/%s/host/%s/availability" % (m.prefix, site.name, m.client_id)
     client.will_set(availability, "offline", qos=1, retain=True)
     client.reconnect_delay_set(1, 60)

@@ -10,7 +10,8 @@
   "state": "state"                  # journals, relative to this file
 }
 Rooms may be split over several daemons: give each daemon a site file (or --room) with
-its share; they can all use one broker.
+its share; they can all use one broker (with --room and no explicit client_id, the client
+id gets the room names appended, so the daemons keep separate sessions).
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from thermocc.room import RoomConfigError, load_room, read_config_json
 
 # nodes/node_defaults describe the boards (tools/nodeconfig.py); the daemon does not use them.
 SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "description", "nodes", "node_defaults"}
-MQTT_KEYS = {"host", "port", "prefix", "user", "password_env", "tls", "client_id", "discovery_prefix", "keepalive_s"}
+MQTT_KEYS = {"host", "port", "prefix", "user", "password_env", "tls", "ca", "client_id", "discovery_prefix",
+             "keepalive_s"}
 
 
 @dataclass
@@ -33,6 +35,7 @@ class MqttSettings:
     user: str | None = None
     password_env: str | None = None
     tls: bool = False
+    ca: str | None = None              # CA certificate file for TLS (default: the system's CAs)
     client_id: str = "thermocc-host"
     discovery_prefix: str | None = "homeassistant"
     keepalive_s: int = 30
@@ -72,10 +75,17 @@ def parse_site(raw, base, source="site", only_rooms=None):
             problems.append("mqtt.%s: must be an integer 1..65535, got %r" % (k, v))
         elif k == "tls" and not isinstance(v, bool):
             problems.append("mqtt.tls: must be true or false")
-        elif k in ("host", "prefix", "client_id") and (not isinstance(v, str) or not v):
+        elif k in ("host", "prefix", "client_id", "ca") and (not isinstance(v, str) or not v):
             problems.append("mqtt.%s: must be a non-empty string" % k)
+        elif k == "ca" and not (Path(base) / v).is_file():
+            problems.append("mqtt.ca: %s is not a file; give the CA certificate (PEM) the broker's "
+                            "certificate is signed with, relative to the site file" % (Path(base) / v))
+        elif k == "ca":
+            mq.ca = str(Path(base) / v)
         else:
             setattr(mq, k, v)
+    if mq.ca and not mq.tls:
+        problems.append("mqtt.ca: is set but mqtt.tls is false; set \"tls\": true to use it")
     if mq.password_env and mq.password_env not in os.environ:
         problems.append("mqtt.password_env: environment variable %s is not set; export it before starting"
                         % mq.password_env)
@@ -107,6 +117,9 @@ def parse_site(raw, base, source="site", only_rooms=None):
             problems.append("--room %s: not in this site's rooms (%s)" % (", ".join(sorted(missing)), ", ".join(names)))
     if problems:
         raise RoomConfigError(source, problems)
+    if only_rooms and "client_id" not in m:
+        # daemons sharing a broker need their own sessions, or they keep taking each other's
+        mq.client_id = "%s-%s" % (mq.client_id, "+".join(sorted(only_rooms)))
     return Site(raw.get("site", rooms[0].site if rooms else "site"), mq, rooms,
                 Path(base) / raw.get("outputs", "outputs"), Path(base) / raw.get("state", "state"), source, files)
 

@@ -159,3 +159,131 @@ def test_malformed_and_unknown_messages_are_counted_not_fatal(tmp_path):
     assert fuser.handle_payload(topic, good) is not None
     assert fuser.malformed == 2 and fuser.unknown == 1
     fuser.close()
+
+
+def test_out_of_order_within_the_watermark_is_reordered_and_later_is_counted_late(tmp_path):
+    """Messages reordered by up to 5 s (watermark 10 s) give the same bytes as in order; a
+    message held back 60 s is counted late and left out, the same way live and in replay."""
+    from thermocc.daemon import Fuser
+    site = write_site(tmp_path, 1883)
+    msgs = scripted_messages(seconds=700)
+
+    def run_fuser(name, sequence):
+        fuser = Fuser(site, tmp_path / name, journal=False)
+        for topic, payload in sequence:
+            fuser.handle_payload(topic, payload)
+        fuser.close()
+        return fuser.stats(), outputs(tmp_path / name / "lab")
+
+    in_order, expected = run_fuser("in_order", msgs)
+    shuffled = [m for i in range(0, len(msgs), 20) for m in reversed(msgs[i:i + 20])]   # 5 s blocks reversed
+    stats, got = run_fuser("shuffled", shuffled)
+    assert stats["lab"]["late"] == 0 and got == expected
+    held = msgs[800]                                                   # second 200, delivered at second 260
+    delayed = msgs[:800] + msgs[801:1040] + [held] + msgs[1040:]
+    stats, got = run_fuser("delayed", delayed)
+    assert stats["lab"]["late"] == 1 and stats["lab"]["accepted"] == len(msgs) - 1
+    assert got["output.csv"].count(b"\n") == expected["output.csv"].count(b"\n")     # the same steps closed
+
+
+def retarget(msgs, room, nodes):
+    """The scripted messages as if sent by the boards of another room (other node names)."""
+    out = []
+    for topic, payload in msgs:
+        for old, new in nodes.items():
+            topic = topic.replace("/lab/%s/" % old, "/%s/%s/" % (room, new))
+            payload = payload.replace('"node":"%s"' % old, '"node":"%s"' % new)
+        out.append((topic, payload))
+    return out
+
+
+def test_one_daemon_serves_two_rooms_and_rooms_split_over_two_daemons(broker, tmp_path):
+    raw = json.loads(EXAMPLE_ROOM.read_text())
+    raw["room"] = "annex"
+    nodes = {"node-a": "node-c", "node-b": "node-d"}
+    for cam in raw["cameras"]:
+        cam["node"] = nodes[cam["node"]]
+    (tmp_path / "annex.json").write_text(json.dumps(raw))
+    site_raw = {"site": "campus", "mqtt": {"host": "127.0.0.1", "port": broker.port},
+                "rooms": [str(EXAMPLE_ROOM), "annex.json"], "outputs": "outputs", "state": "state"}
+    msgs = scripted_messages(seconds=400)
+    annex = retarget(msgs, "annex", nodes)
+    pub = publisher(broker.port)
+    results = {}
+    for layout in ("together", "split"):
+        folder = tmp_path / layout
+        folder.mkdir()
+        (folder / "annex.json").write_text(json.dumps(raw))
+        (folder / "site.json").write_text(json.dumps(site_raw))
+        shares = [None] if layout == "together" else [["lab"], ["annex"]]
+        sites = [load_site(folder / "site.json", share) for share in shares]
+        assert len({s.mqtt.client_id for s in sites}) == len(sites)        # split daemons keep their own sessions
+        daemons = [Daemon(s) for s in sites]
+        for a, b in zip(msgs, annex):
+            pub.publish(*a, qos=1)
+            pub.publish(*b, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: all((folder / "state" / ("%s.journal" % r)).exists() and
+                                    len((folder / "state" / ("%s.journal" % r)).read_text().splitlines()) == len(msgs)
+                                    for r in ("lab", "annex")))
+        for d in daemons:
+            d.close()
+        results[layout] = {r: outputs(folder / "outputs" / r) for r in ("lab", "annex")}
+        assert results[layout]["lab"]["output.csv"].count(b"\n") >= 2
+        assert results[layout]["lab"] == results[layout]["annex"]          # rooms do not leak into each other
+    pub.loop_stop()
+    assert results["together"] == results["split"]
+
+
+def test_daemon_over_tls_with_the_sites_ca(tmp_path):
+    """A broker with a TLS listener signed by a private CA; the site names the CA file."""
+    import datetime as dt
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from thermocc_tools.broker import MosquittoBroker
+
+    def cert(subject, issuer, key, signer, ca):
+        now = dt.datetime.now(dt.timezone.utc)
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(key.public_key())
+             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(hours=1))
+             .not_valid_after(now + dt.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                critical=False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(cert("thermocc test CA", "thermocc test CA", ca_key, ca_key, True).public_bytes(pem))
+    (tmp_path / "server.pem").write_bytes(cert("127.0.0.1", "thermocc test CA", server_key, ca_key, False)
+                                          .public_bytes(pem))
+    (tmp_path / "server.key").write_bytes(server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                                   serialization.NoEncryption()))
+    with MosquittoBroker(tls=(tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server.key")) as tls_broker:
+        (tmp_path / "site.json").write_text(json.dumps({
+            "site": "campus", "rooms": [str(EXAMPLE_ROOM)], "outputs": "outputs", "state": "state",
+            "mqtt": {"host": "127.0.0.1", "port": tls_broker.port, "tls": True, "ca": "ca.pem"}}))
+        site = load_site(tmp_path / "site.json")
+        daemon = Daemon(site)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="tls-boards")
+        pub.tls_set(ca_certs=str(tmp_path / "ca.pem"))
+        pub.connect("127.0.0.1", tls_broker.port)
+        pub.loop_start()
+        msgs = scripted_messages(seconds=60)
+        for topic, payload in msgs:
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: journal_lines(site) == len(msgs))
+        daemon.close()
+        pub.loop_stop()
+    # without the CA the site is refused at start, naming the field
+    (tmp_path / "site.json").write_text(json.dumps({"site": "campus", "rooms": [str(EXAMPLE_ROOM)],
+                                                    "mqtt": {"tls": True, "ca": "missing.pem"}}))
+    import pytest
+    from thermocc.room import RoomConfigError
+    with pytest.raises(RoomConfigError, match="mqtt.ca: .*missing.pem is not a file"):
+        load_site(tmp_path / "site.json")

@@ -4,6 +4,7 @@ mosquitto when it is installed; otherwise (the demo on a machine without it) amq
 pure-Python broker, in a child process."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -29,7 +30,8 @@ def free_port() -> int:
 class MosquittoBroker:
     kind = "mosquitto"
 
-    def __init__(self, port: int | None = None, binary: str | None = None):
+    def __init__(self, port: int | None = None, binary: str | None = None, tls: tuple | None = None):
+        """tls: (CA certificate, server certificate, server key) PEM files for a TLS listener."""
         self.binary = binary or find_mosquitto()
         if not self.binary:
             raise FileNotFoundError("mosquitto not found; " + INSTALL_HINT)
@@ -37,8 +39,20 @@ class MosquittoBroker:
         self.host = "127.0.0.1"
         self._dir = tempfile.TemporaryDirectory(prefix="thermocc-broker-")
         self.conf = Path(self._dir.name) / "mosquitto.conf"
+        if tls:
+            # mosquitto started as root reads certificates after dropping to its own user:
+            # give it copies it can read (throwaway test material, in the broker's folder)
+            os.chmod(self._dir.name, 0o711)
+            copies = []
+            for name, src in zip(("ca.pem", "server.pem", "server.key"), tls):
+                dst = Path(self._dir.name) / name
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o644)
+                copies.append(dst)
+            tls = copies
         self.conf.write_text("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             "max_queued_messages 100000\nmax_inflight_messages 100\n" % self.port)
+                             "max_queued_messages 100000\nmax_inflight_messages 100\n" % self.port
+                             + ("cafile %s\ncertfile %s\nkeyfile %s\n" % tuple(tls) if tls else ""))
         self.log_path = Path(self._dir.name) / "mosquitto.log"
         self.proc = None
 
