@@ -7,69 +7,28 @@ publishes live results; `replay` feeds it from journals, SD log folders or raw-f
 Both write through the same sinks, so the same input gives the same bytes.
 
 Nothing is lost on a crash: every accepted message is appended to the room's journal
-(<state>/<room>.journal, one JSON line each, flushed per message, fsynced each second)
-before it is processed. On start the journal is replayed; the CSV sinks skip the rows
-already written, so outputs continue with no missing and no duplicated timestep.
+(thermocc.journal) before it is processed. Once an hour of board time the journal is
+compacted: a checkpoint of the room's state, the segment before it archived (gzip). On
+start the checkpoint is loaded and the segments after it replayed; the CSV sinks skip the
+rows already written, so outputs continue with no missing and no duplicated timestep.
 """
 from __future__ import annotations
 
 import binascii
 import gc
-import json
+import hashlib
 import logging
-import os
+import pickle
 import signal
-import time
 from pathlib import Path
 
 from thermocc.ingest import OrderedIntake, observation_from_frame_message, observation_from_message
+from thermocc.journal import CHECKPOINT_EVERY_MS, Journal, journal_files, read_messages
 from thermocc.outputs import CsvSink
 from thermocc.pipeline import RoomPipeline
 from thermocc_shared import wire
 
 log = logging.getLogger("thermocc.daemon")
-
-
-class Journal:
-    def __init__(self, path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.f = None
-        self.last_sync = 0.0
-
-    def messages(self):
-        """Messages journaled earlier; a torn last line (crash mid-write) is cut off."""
-        if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        cut = data.rfind(b"\n") + 1
-        if cut < len(data):
-            with open(self.path, "r+b") as f:
-                f.truncate(cut)
-        out = []
-        for n, line in enumerate(data[:cut].splitlines(), 1):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                log.error("%s line %d is not JSON; skipped", self.path, n)
-        return out
-
-    def append(self, msg):
-        if self.f is None:
-            self.f = open(self.path, "a")
-        self.f.write(json.dumps(msg, separators=(",", ":")) + "\n")
-        self.f.flush()
-        now = time.monotonic()
-        if now - self.last_sync >= 1.0:
-            os.fsync(self.f.fileno())
-            self.last_sync = now
-
-    def close(self):
-        if self.f:
-            self.f.flush()
-            os.fsync(self.f.fileno())
-            self.f.close()
-            self.f = None
 
 
 class RoomState:
@@ -79,6 +38,35 @@ class RoomState:
         self.intake = OrderedIntake(room.settings.watermark_s * 1000)
         self.journal = journal
         self.detectors = {}          # (node, camera) -> FastDetector, for frames arriving by MQTT
+        self.checkpoint_step = None  # series step of the last journal compaction
+        self.fingerprint = hashlib.sha256(repr((room, self.pipeline.mode)).encode()).hexdigest()
+
+    def snapshot(self):
+        """Everything processing depends on, without the sinks (files, broker)."""
+        sinks, self.pipeline.sinks = self.pipeline.sinks, []
+        try:
+            return pickle.dumps((self.pipeline, self.intake, self.detectors, self.checkpoint_step),
+                                protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            self.pipeline.sinks = sinks
+
+    def restore(self, snapshot):
+        sinks = self.pipeline.sinks
+        self.pipeline, self.intake, self.detectors, self.checkpoint_step = pickle.loads(snapshot)
+        self.pipeline.sinks = sinks
+
+    def compact_if_due(self):
+        """Checkpoint and archive the journal at a closed step, once per CHECKPOINT_EVERY_MS."""
+        step = self.pipeline.step
+        if step is None or self.journal is None:
+            return
+        if self.checkpoint_step is None:
+            self.checkpoint_step = step
+        elif (step - self.checkpoint_step) * self.pipeline.step_ms >= CHECKPOINT_EVERY_MS:
+            self.checkpoint_step = step
+            for sink in self.pipeline.sinks:
+                sink.sync()            # the checkpoint says these steps are written: make it true
+            self.journal.compact(self.snapshot(), self.fingerprint)
 
     @property
     def leaf(self):
@@ -105,7 +93,7 @@ class Fuser:
         self.route = {}
         for room in site.rooms:
             sinks = [CsvSink(out_dir / room.name, room, ticks=ticks)] + list((extra_sinks or {}).get(room.name, []))
-            j = Journal(site.state / ("%s.journal" % room.name)) if journal else None
+            j = Journal(site.state, room.name, site.journal_keep_days) if journal else None
             self.rooms[room.name] = RoomState(room, sinks, j, mode)
             for c in room.cameras:
                 self.route[(c.node, c.id)] = self.rooms[room.name]
@@ -120,7 +108,10 @@ class Fuser:
         for state in self.rooms.values():
             if state.journal is None:
                 continue
-            for msg in state.journal.messages():
+            snapshot, messages = state.journal.recover(state.fingerprint)
+            if snapshot is not None:
+                state.restore(snapshot)
+            for msg in messages:
                 self._process(state, msg, journal=False)
                 n += 1
         return n
@@ -171,6 +162,8 @@ class Fuser:
             state.journal.append(msg)
         for o in state.intake.push(state.observation(msg, pixels)):
             state.pipeline.feed(o)
+        if journal:
+            state.compact_if_due()
 
     def feed_observations(self, observations):
         """Observations from files (raw frames through the detector, SD logs): routed and ordered."""
@@ -336,7 +329,7 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     from thermocc.ingest import read_log_folder, read_raw_csv
     fuser = Fuser(site, out_dir, journal=False, mode=mode)
     for path in journals:
-        msgs = Journal(path).messages()
+        msgs = [msg for f in journal_files(path) for msg in read_messages(f)]
         for i, msg in enumerate(msgs):
             fuser.handle_message(msg)
             if progress and i % 5000 == 0:

@@ -93,5 +93,8 @@ class LivePublisher:
         if self.last_tick is not None:
             self._publish_now(*self.last_tick)
 
+    def sync(self):
+        pass                     # live values are retained by the broker; nothing to keep
+
     def close(self):
         pass

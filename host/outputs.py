@@ -114,6 +114,11 @@ class CsvSink:
             z.flush()
         self.output.flush(sync=True)
 
+    def sync(self):
+        """Everything written so far on disk (before a journal checkpoint relies on it)."""
+        for f in [self.output, *self.zones] + ([self.ticks] if self.ticks else []):
+            f.flush(sync=True)
+
     def close(self):
         # ticks of an unfinished step are not written: after a restart the journal replays them
         for f in [self.output, *self.zones] + ([self.ticks] if self.ticks else []):

@@ -7,7 +7,8 @@
            "discovery_prefix": "homeassistant"},
   "rooms": ["lab.json"],            # room files, relative to this file
   "outputs": "outputs",             # <outputs>/<room>/output.csv ...
-  "state": "state"                  # journals, relative to this file
+  "state": "state",                 # journals, relative to this file
+  "journal_keep_days": 90           # archived journal segments older than this are deleted (0: never)
 }
 Rooms may be split over several daemons: give each daemon a site file (or --room) with
 its share; they can all use one broker (with --room and no explicit client_id, the client
@@ -22,7 +23,8 @@ from pathlib import Path
 from thermocc.room import RoomConfigError, load_room, read_config_json
 
 # nodes/node_defaults describe the boards (tools/nodeconfig.py); the daemon does not use them.
-SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "description", "nodes", "node_defaults"}
+SITE_KEYS = {"site", "mqtt", "rooms", "outputs", "state", "journal_keep_days", "description", "nodes",
+             "node_defaults"}
 MQTT_KEYS = {"host", "port", "prefix", "user", "password_env", "tls", "ca", "client_id", "discovery_prefix",
              "keepalive_s"}
 
@@ -54,6 +56,7 @@ class Site:
     state: Path
     source: str = "?"
     room_files: list = field(default_factory=list)
+    journal_keep_days: int = 90
 
 
 def parse_site(raw, base, source="site", only_rooms=None):
@@ -89,6 +92,10 @@ def parse_site(raw, base, source="site", only_rooms=None):
     if mq.password_env and mq.password_env not in os.environ:
         problems.append("mqtt.password_env: environment variable %s is not set; export it before starting"
                         % mq.password_env)
+    keep = raw.get("journal_keep_days", 90)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        problems.append("journal_keep_days: must be a whole number of days >= 0 (0 keeps the archive forever), "
+                        "got %r" % (keep,))
     rooms, files = [], []
     r = raw.get("rooms")
     if not isinstance(r, list) or not r or not all(isinstance(x, str) for x in r):
@@ -121,7 +128,8 @@ def parse_site(raw, base, source="site", only_rooms=None):
         # daemons sharing a broker need their own sessions, or they keep taking each other's
         mq.client_id = "%s-%s" % (mq.client_id, "+".join(sorted(only_rooms)))
     return Site(raw.get("site", rooms[0].site if rooms else "site"), mq, rooms,
-                Path(base) / raw.get("outputs", "outputs"), Path(base) / raw.get("state", "state"), source, files)
+                Path(base) / raw.get("outputs", "outputs"), Path(base) / raw.get("state", "state"), source, files,
+                keep)
 
 
 def load_site(path, only_rooms=None):

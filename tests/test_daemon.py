@@ -287,3 +287,72 @@ def test_daemon_over_tls_with_the_sites_ca(tmp_path):
     from thermocc.room import RoomConfigError
     with pytest.raises(RoomConfigError, match="mqtt.ca: .*missing.pem is not a file"):
         load_site(tmp_path / "site.json")
+
+
+def test_journal_is_compacted_and_a_crash_resumes_from_the_checkpoint(tmp_path):
+    """Three hours of messages: the journal is checkpointed and archived every hour of board
+    time, so a restart replays less than an hour; a crash (no close) and resume give the
+    bytes of an uninterrupted run, and a replay of the archive + open segment does too."""
+    from thermocc.daemon import Fuser, replay
+    from thermocc.journal import journal_files
+    site = write_site(tmp_path, 1883)
+    msgs = scripted_messages(seconds=3 * 3600 + 400)
+    reference = Fuser(site, tmp_path / "reference", journal=False)
+    for m in msgs:
+        reference.handle_payload(*m)
+    reference.close()
+
+    crash_at = len(msgs) * 3 // 4
+    first = Fuser(site, journal=True)
+    for m in msgs[:crash_at]:
+        first.handle_payload(*m)
+    for state in first.rooms.values():          # a crash: the files as the OS has them, nothing closed
+        state.journal.f.flush()
+        state.journal.archiver.join()             # (once the last archiving is done, so the count is known)
+    archived = sorted((site.state / "archive" / "lab").glob("*.jsonl.gz"))
+    assert len(archived) >= 2 and (site.state / "lab.checkpoint").exists()
+    open_segment = (site.state / "lab.journal").read_text().splitlines()
+    assert 0 < len(open_segment) <= 4 * 3600 + 4 * 300            # under an hour (and a step) of messages
+
+    second = Fuser(site, journal=True)
+    assert second.resume() == len(open_segment)                  # not the whole history
+    for m in msgs[crash_at - 50:]:                               # the boards resend what was unacknowledged
+        second.handle_payload(*m)
+    second.close()
+    assert outputs(site.outputs / "lab") == outputs(tmp_path / "reference" / "lab")
+
+    files = journal_files(site.state / "lab.journal")
+    assert files[:len(archived)] == archived and files[-1] == site.state / "lab.journal"
+    stats = replay(site, tmp_path / "replayed", journals=[site.state / "lab.journal"])
+    assert stats["lab"]["accepted"] == len(msgs)
+    assert outputs(tmp_path / "replayed" / "lab") == outputs(tmp_path / "reference" / "lab")
+
+
+def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
+    from thermocc.journal import Journal, journal_files, read_messages
+    j = Journal(tmp_path, "lab")
+    for i in range(3):
+        j.append({"i": i})
+    j.compact("state after 3", "fp")
+    j.append({"i": 3})
+    j.append({"i": 4})
+    j.close()
+    # crash after step 1 of the next compaction: the open segment renamed, no new checkpoint
+    (tmp_path / "lab.journal").rename(tmp_path / "lab.journal.1")
+    j = Journal(tmp_path, "lab")
+    state, messages = j.recover("fp")
+    assert state == "state after 3" and messages == [{"i": 3}, {"i": 4}]
+    j.append({"i": 5})
+    # crash after step 2: checkpoint written, the closed segments not yet archived
+    j._archive_below = lambda segment: None
+    j.compact("state after 6", "fp")
+    assert (tmp_path / "lab.journal.1").exists() and (tmp_path / "lab.journal.2").exists()
+    j = Journal(tmp_path, "lab")
+    state, messages = j.recover("fp")
+    assert state == "state after 6" and messages == []
+    assert not list(tmp_path.glob("lab.journal.*"))
+    everything = [m["i"] for f in journal_files(tmp_path / "lab.journal") for m in read_messages(f)]
+    assert everything == [0, 1, 2, 3, 4, 5]
+    # another room configuration: the checkpoint is not used
+    state, messages = Journal(tmp_path, "lab").recover("another fp")
+    assert state is None and messages == []
