@@ -356,3 +356,32 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     # another room configuration: the checkpoint is not used
     state, messages = Journal(tmp_path, "lab").recover("another fp")
     assert state is None and messages == []
+
+
+def test_daemon_reconnects_after_the_broker_restarts(tmp_path):
+    from thermocc_tools.broker import MosquittoBroker
+    with MosquittoBroker() as b:
+        site = write_site(tmp_path, b.port)
+        daemon = Daemon(site)
+        online = []
+        watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+        watcher.on_connect = lambda c, u, f, r, p=None: c.subscribe("thermocc/campus/host/#", 1)
+        watcher.on_message = lambda c, u, m: online.append(m.payload)
+        watcher.reconnect_delay_set(0.1, 0.5)
+        watcher.connect("127.0.0.1", b.port)
+        watcher.loop_start()
+        pub = publisher(b.port)
+        pub.reconnect_delay_set(0.1, 0.5)
+        msgs = scripted_messages(seconds=120)
+        for m in msgs[:240]:
+            pub.publish(*m, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: journal_lines(site) == 240)
+        online.clear()
+        b.restart()                                           # the broker goes away and comes back empty
+        assert wait_for(lambda: b"online" in online, 30)      # the daemon is back and subscribed again
+        for m in msgs[240:]:
+            pub.publish(*m, qos=1).wait_for_publish(10)
+        assert wait_for(lambda: journal_lines(site) == len(msgs))
+        daemon.close()
+        pub.loop_stop()
+        watcher.loop_stop()
