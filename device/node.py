@@ -90,7 +90,7 @@ class Node:
             d = cfg["detection"]
             detector = det.Detector(cam_cfg["threshold_c"], cam_cfg["min_pixels"], cam_cfg["max_person_c"],
                                     det.mask_from_rects(cam_cfg["mask"]) if camera_ok[i] else None,
-                                    d["background_shift"], d["max_blobs"])
+                                    d["background_shift"], d["max_blobs"], d["contrast"])
             slot = CameraSlot(i, cam_cfg, drivers[i] if camera_ok[i] and i < len(drivers) else None, detector)
             slot.topic_blobs = wire.camera_topic(*(base + (slot.id, "blobs")))
             slot.topic_snapshot = wire.camera_topic(*(base + (slot.id, "snapshot")))

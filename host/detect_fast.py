@@ -28,6 +28,9 @@ MASKED_BG = ref._MASKED_BG
 # the same groups (8-connected) and, seeding in pixel order, the same blob order.
 NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
 
+# The warm-room rule is the shared function itself, compiled: one implementation.
+_contrast_threshold = njit(cache=True)(ref.contrast_threshold_cd)
+
 # Columns of the per-frame summary: what the shared Detector exposes after detect()
 # (temperatures in centi-degrees, as its *_cd attributes).
 AMBIENT, OFFSET, FRAME_MIN, FRAME_MAX, FRAME_MEAN, WARM, COUNT, PEOPLE, HOT, SMALL, OVERFLOW = range(11)
@@ -215,8 +218,9 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
-                   max_person, max_blobs, stats, summary):
+def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
+                   shift, min_pixels, max_person, max_blobs, stats, summary):
+    """seen: [frames detected so far, ambient of the last one], carried between calls."""
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
     excess = np.zeros(PIXELS, np.int64)
@@ -226,8 +230,13 @@ def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled
         if not primed:
             _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)
             primed = True
-        _detect_one(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+        used = threshold
+        if seen[0] > 0:
+            used = _contrast_threshold(threshold, contrast_pct, seen[1])
+        _detect_one(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
                     max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
+        seen[0] += 1
+        seen[1] = summary[f, AMBIENT]
     return primed
 
 
@@ -241,10 +250,12 @@ class FastDetector:
     """
 
     def __init__(self, threshold_c=5.0, min_pixels=3, max_person_c=40.0, mask=None,
-                 background_shift=7, max_blobs=24):
+                 background_shift=7, max_blobs=24, contrast=0.45):
         # Validation is the shared detector's: one set of rules for both.
-        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_shift, max_blobs)
+        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_shift, max_blobs, contrast)
         self.threshold_cd = checked.threshold_cd
+        self.contrast_pct = checked.contrast_pct
+        self.seen = np.zeros(2, np.int64)
         self.min_pixels = checked.min_pixels
         self.max_person_cd = checked.max_person_cd
         self.background_shift = checked.background_shift
@@ -264,6 +275,7 @@ class FastDetector:
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
         self.primed = _detect_frames(frames, self.background, self.primed, self.masked, self.unmasked,
-                                     self.masked_sampled, self.sampled, self.threshold_cd, self.background_shift,
+                                     self.masked_sampled, self.sampled, self.threshold_cd, self.contrast_pct,
+                                     self.seen, self.background_shift,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)
         return stats, summary

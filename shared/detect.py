@@ -18,7 +18,9 @@
 #    minority of pixels, so the median ignores them. Expected ambient per pixel: B + o.
 # 4. A pixel is warm when T - (B + o) > threshold (default 5 C) and it is not masked.
 #    The reported ambient is the mean of the unmasked pixels that are not warm: the
-#    room's background temperature now, people and hot objects left out.
+#    room's background temperature now, people and hot objects left out. In a warm
+#    room the threshold is lowered (contrast_threshold_cd): people cannot read warmer
+#    than skin, so their excess shrinks as the air nears 34 C.
 # 5. Warm pixels are grouped 8-connected by an explicit-stack flood fill (no
 #    recursion, preallocated, on a label grid padded by one cell so neighbours need no
 #    edge tests), seeded from the warm pixels in index order; groups under min_pixels
@@ -91,6 +93,24 @@ _UNSEEN = const(1)   # labels: warm pixel not yet in a blob
 _SEEN = const(2)
 
 
+# People read between the air and skin temperature: clothing shows about half of the
+# difference (more with bare skin, less with a coat), the face about 0.8 of it.
+SKIN_CD = const(3400)
+MIN_THRESHOLD_CD = const(150)     # 1.5 C: several times the pixel noise at 4-8 Hz
+
+
+def contrast_threshold_cd(threshold_cd, contrast_pct, ambient_cd):
+    """The warm threshold for a room at ambient_cd (centi-degrees): the configured one,
+    or contrast_pct % of (skin - ambient) where that is lower (a warm room), never below
+    MIN_THRESHOLD_CD. contrast_pct 0 keeps the configured threshold at any ambient."""
+    if contrast_pct <= 0:
+        return threshold_cd
+    t = (SKIN_CD - ambient_cd) * contrast_pct // 100
+    if t < MIN_THRESHOLD_CD:
+        t = MIN_THRESHOLD_CD
+    return t if t < threshold_cd else threshold_cd
+
+
 class DetectorConfigError(ValueError):
     pass
 
@@ -137,7 +157,9 @@ def _check_range(name, value, lo, hi, integer=False):
 
 class Detector:
     def __init__(self, threshold_c=5.0, min_pixels=3, max_person_c=40.0, mask=None,
-                 background_shift=7, max_blobs=24):
+                 background_shift=7, max_blobs=24, contrast=0.45):
+        # contrast: the warm-room rule's share of (skin - ambient); 0 turns it off.
+        self.contrast_pct = int(round(100 * _check_range("contrast", contrast, 0, 1)))
         self.min_pixels = _check_range("min_pixels", min_pixels, 1, PIXELS, True)
         self.max_person_c = float(_check_range("max_person_c", max_person_c, 20, 200))
         self.max_person_cd = centi(self.max_person_c)
@@ -172,6 +194,7 @@ class Detector:
         self.small = 0          # warm groups dropped for size
         self.overflow = 0       # blobs beyond max_blobs, not reported
         self.ambient_cd = 0     # mean of unmasked pixels that are not warm
+        self.used_threshold_cd = 0   # the threshold of the last frame (after the warm-room rule)
         self.offset_cd = 0
         self.min_cd = 0         # frame statistics over all pixels
         self.max_cd = 0
@@ -279,12 +302,16 @@ class Detector:
             self._prime(frame)
         offset = self._convert_and_offset(frame)
         cd = self.cd
-        fringe = self.threshold_cd // 2
+        threshold = self.threshold_cd
+        if self.frames:             # the room's ambient is known from the last frame
+            threshold = contrast_threshold_cd(threshold, self.contrast_pct, self.ambient_cd)
+        self.used_threshold_cd = threshold
+        fringe = threshold // 2
         shift = self.background_shift
         slow = shift + FRINGE_SLOWDOWN_SHIFT
         # The offset is folded into the two limits, one subtraction less per pixel:
         # excess = T - B - o > threshold  <=>  T - B > threshold + o.
-        warm_above = self.threshold_cd + offset
+        warm_above = threshold + offset
         fringe_below = fringe + offset
         bg = self.background
         warm_list = self._warm

@@ -65,13 +65,15 @@ def detector_cases():
         {"threshold_c": 8.0, "min_pixels": 5, "max_person_c": 33.0},
         {"mask": [[0, 0, 3, 31], [10, 10, 12, 14]], "max_blobs": 3},
         {"background_shift": 2, "min_pixels": 2},
+        {"contrast": 0.0, "threshold_c": 4.0},
+        {"contrast": 0.8, "threshold_c": 9.0},
     ]
 
 
 def sequence(rng, n=20):
     """Frames of a room where people come and go, the air drifts and one adversarial frame drops in."""
     frames = []
-    air = 21.0
+    air = 21.0 if rng.integers(0, 2) else 27.5          # a warm room lowers the threshold
     for k in range(n):
         air += rng.normal(0, 0.05)
         frames.append(room(rng, people=int(rng.integers(0, 6)), air=air))

@@ -116,7 +116,7 @@ def test_max_blobs_overflow_is_counted():
 
 @pytest.mark.parametrize("bad", [{"threshold_c": 0}, {"threshold_c": "5"}, {"min_pixels": 0},
                                  {"max_person_c": 500}, {"background_shift": 20}, {"max_blobs": 0},
-                                 {"mask": bytearray(10)}])
+                                 {"mask": bytearray(10)}, {"contrast": 1.5}, {"contrast": -0.1}])
 def test_bad_settings_name_the_field(bad):
     with pytest.raises(det.DetectorConfigError) as e:
         det.Detector(**bad)
@@ -136,7 +136,7 @@ def test_blobs_match_an_independent_labelling(seed, people, threshold, min_pixel
     d.detect(frame_of(f))
     cd = np.array(d.cd, np.int64)
     excess = (cd - (background_before >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
-    warm = (excess > d.threshold_cd).reshape(24, 32)
+    warm = (excess > d.used_threshold_cd).reshape(24, 32)
     labels, n = ndimage.label(warm, EIGHT)
     expected = []
     for k in range(1, n + 1):
@@ -266,3 +266,28 @@ def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at):
         # only covers the final divisions, done in float64 before the float32 store.
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     assert list(fast.background) == list(ref.background)
+
+
+def test_warm_room_lowers_the_threshold_to_a_share_of_the_skin_contrast():
+    """At 22 C the configured 5 C applies (0.45 x 12 C = 5.4 C is higher); at 28 C a person
+    whose clothing reads 3.3 C over the air is found only with the warm-room rule."""
+    assert det.contrast_threshold_cd(500, 45, 2200) == 500
+    assert det.contrast_threshold_cd(500, 45, 2800) == 270
+    assert det.contrast_threshold_cd(500, 45, 3600) == det.MIN_THRESHOLD_CD      # hotter than skin
+    assert det.contrast_threshold_cd(500, 0, 3000) == 500
+    rng = np.random.default_rng(5)
+    air = 28.0
+    quiet = [room(rng, 0, air=air, noise=0.15) for _ in range(3)]
+    person = room(rng, 0, air=air, noise=0.15).reshape(24, 32)
+    person[10:14, 14:17] = air + 3.3                     # clothing
+    person[9, 15] = air + 4.8                            # head
+    for contrast, found in ((0.45, 1), (0.0, 0)):
+        d = det.Detector(contrast=contrast)
+        for f in quiet:
+            d.detect(frame_of(f))
+        d.detect(frame_of(person.ravel()))
+        assert d.people == found
+        if contrast:                                     # from the measured ambient, ~28 C
+            assert abs(d.used_threshold_cd - 270) <= 10
+        else:
+            assert d.used_threshold_cd == 500
