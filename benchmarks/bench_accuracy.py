@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from thermocc.daemon import Fuser, replay                      # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
-from thermocc.score import format_table, score                 # noqa: E402
+from thermocc.score import format_table, score, settle_s       # noqa: E402
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import simulate_files           # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
@@ -53,6 +53,7 @@ TARGETS = {"exact_count_rate": (">=", 0.985), "count_mae": ("<=", 0.02), "presen
            "position_error_mean_m": ("<=", 0.25)}
 MONDAY = dt.date(2026, 3, 2)
 FIXED_THRESHOLD_C = 27.0
+LAG_S = settle_s(load_room(EXAMPLE_ROOM))      # compare once the tracker shows a change
 
 
 def scenarios(quick):
@@ -105,7 +106,7 @@ def run_variants(data, work, zones):
 
     def scored(out):
         lab = out / "lab"
-        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones)
+        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S)
 
     site = write_variant_room(work / "blob", "lab", lambda r: None)
     replay(site, work / "blob" / "outputs", log_folders=logs, mode="blob", all_frames=True)

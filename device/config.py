@@ -13,7 +13,7 @@ DEFAULTS = {
     "ntp": {"host": "pool.ntp.org", "interval_s": 3600},
     "sd": {"enabled": True, "folder": "thermocc", "raw_every": 0, "rotate_bytes": 1048576,
            "rotate_s": 3600, "reserve_bytes": 524288},
-    "detection": {"threshold_c": 5.0, "min_pixels": 3, "max_person_c": 40.0,
+    "detection": {"threshold_c": 5.0, "min_pixels": 5, "max_person_c": 40.0,
                   "background_shift": 7, "max_blobs": 24, "contrast": 0.45},
     "watchdog_s": 30,
     "cameras": [],

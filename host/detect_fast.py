@@ -112,6 +112,8 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
             bg[i] = b + (((t << BG_FRAC) - b) >> shift)
         else:
             bg[i] = b + (((t << BG_FRAC) - b) >> slow)
+            labels[i] = 3               # fringe: joins a group that reaches it, never starts one
+            excess[i] = t - (bg[i] >> BG_FRAC) - offset     # weighed after this frame's learning
     for i in masked:
         bg[i] = MASKED_BG
     total = np.int64(0)
@@ -134,6 +136,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
     small = 0
     overflow = 0
     warm_total = 0
+    grouped = 0
     if warm:
         for seed in range(PIXELS):
             if labels[seed] != 1:
@@ -175,7 +178,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                 npix += 1
                 for d in NEIGHBOURS:
                     q = p + d
-                    if q < 0 or q >= PIXELS or labels[q] != 1:
+                    if q < 0 or q >= PIXELS or (labels[q] != 1 and labels[q] != 3):
                         continue
                     dc = (q & 31) - c
                     if dc > 1 or dc < -1:
@@ -184,6 +187,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                     stack[top] = q
                     top += 1
             warm_total += st
+            grouped += npix
             if npix < min_pixels:
                 small += 1
                 continue
@@ -208,7 +212,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
             count += 1
     for i in masked:
         total -= cd[i]
-    quiet = unmasked - warm
+    quiet = unmasked - grouped
     summary[AMBIENT] = (total - warm_total) // quiet if quiet > 0 else 0
     summary[COUNT] = count
     summary[PEOPLE] = people
@@ -249,7 +253,7 @@ class FastDetector:
     over between calls.
     """
 
-    def __init__(self, threshold_c=5.0, min_pixels=3, max_person_c=40.0, mask=None,
+    def __init__(self, threshold_c=5.0, min_pixels=5, max_person_c=40.0, mask=None,
                  background_shift=7, max_blobs=24, contrast=0.45):
         # Validation is the shared detector's: one set of rules for both.
         checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_shift, max_blobs, contrast)

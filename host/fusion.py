@@ -7,7 +7,10 @@ fused position is where the rays meet, which also removes the parallax a single 
 has when a person is taller or shorter than the target height. Clusters grow greedily,
 closest pairs first, with complete linkage, and never hold two blobs of one camera (two
 blobs in one image are two people). A blob no other camera confirms stays one person,
-placed where its ray crosses the target height.
+placed where its ray crosses the target height, unless its ray meets another camera's at
+floor level: then it is warm floor (a sun patch), nobody. Last, two people closer than
+`body_m` whose blobs come from different cameras are one body: three or four views of
+one person whose rays do not all meet within the gate.
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
@@ -49,20 +52,28 @@ def _ray_meeting(o1, d1, o2, d2):
 
 
 @njit(cache=True)
-def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high):
-    """Cluster detections into people. Returns (labels per detection, people (k, 2) xy, k)."""
+def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0):
+    """Cluster detections into people. Returns (labels per detection, -1 for none; people (k, 2) xy, k).
+    A detection no other camera confirms at person heights, whose ray meets another
+    camera's at floor height (below h_low), is warm floor (sun, a spill), not a person.
+    body_m > 0: then clusters with no camera in common whose people are closer than body_m
+    are one person (one body seen inconsistently by three or four cameras)."""
     n = cams.shape[0]
     dist = np.full((n, n), np.inf)
     mid = np.zeros((n, n, 2))
     pairs_i = np.empty(n * n, np.int64)
     pairs_j = np.empty(n * n, np.int64)
     pair_d = np.empty(n * n)
+    on_floor = np.zeros(n, np.bool_)
     m = 0
     for i in range(n):
         for j in range(i + 1, n):
             if cams[i] == cams[j]:
                 continue
             dd, h, x, y = _ray_meeting(origins[i], dirs[i], origins[j], dirs[j])
+            if dd <= gate_m and -h_low < h < h_low:     # at floor level
+                on_floor[i] = True
+                on_floor[j] = True
             if dd <= gate_m and h_low <= h <= h_high:
                 dist[i, j] = dd
                 dist[j, i] = dd
@@ -99,6 +110,12 @@ def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high):
     for i in range(n):
         if out_label[i] >= 0:
             continue
+        members = 0
+        for j in range(n):
+            if labels[j] == labels[i]:
+                members += 1
+        if members == 1 and on_floor[i]:
+            continue                # warm floor (a sun patch): seen by two cameras at floor height
         sx = 0.0
         sy = 0.0
         w = 0
@@ -117,7 +134,68 @@ def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high):
             people[k, 0] = sx / w
             people[k, 1] = sy / w
         k += 1
+    if body_m > 0:
+        k = _merge_bodies(cams, out_label, people, k, body_m)
     return out_label, people[:k].copy(), k
+
+
+@njit(cache=True)
+def _merge_bodies(cams, label, people, k, body_m):
+    """Closest pairs first: merge two people closer than body_m whose detections come from
+    disjoint cameras (two blobs of one camera stay two people). The merged position is the
+    detection-weighted mean. Returns the new count; labels and people are renumbered."""
+    n = cams.shape[0]
+    size = np.zeros(k)
+    for i in range(n):
+        if label[i] >= 0:
+            size[label[i]] += 1
+    alive = np.ones(k, np.bool_)
+    while True:
+        best = body_m
+        a = -1
+        b = -1
+        for p in range(k):
+            if not alive[p]:
+                continue
+            for q in range(p + 1, k):
+                if not alive[q]:
+                    continue
+                d = np.sqrt((people[p, 0] - people[q, 0]) ** 2 + (people[p, 1] - people[q, 1]) ** 2)
+                if d >= best:
+                    continue
+                shared = False
+                for i in range(n):
+                    if label[i] == p:
+                        for j in range(n):
+                            if label[j] == q and cams[i] == cams[j]:
+                                shared = True
+                if not shared:
+                    best, a, b = d, p, q
+        if a < 0:
+            break
+        w = size[a] + size[b]
+        people[a, 0] = (people[a, 0] * size[a] + people[b, 0] * size[b]) / w
+        people[a, 1] = (people[a, 1] * size[a] + people[b, 1] * size[b]) / w
+        size[a] = w
+        alive[b] = False
+        for i in range(n):
+            if label[i] == b:
+                label[i] = a
+    # renumber in order of first detection
+    new = np.full(k, -1)
+    out = np.zeros((k, 2))
+    m = 0
+    for i in range(n):
+        c = label[i]
+        if c < 0:
+            continue
+        if new[c] < 0:
+            new[c] = m
+            out[m] = people[c]
+            m += 1
+        label[i] = new[c]
+    people[:m] = out[:m]
+    return m
 
 
 class BlobFusion:
@@ -128,6 +206,7 @@ class BlobFusion:
         self.models = [CameraModel(p) for p in room.cameras]
         s = room.settings
         self.gate_m, self.h_low, self.h_high = s.gate_m, s.person_height_range_m[0], s.person_height_range_m[1]
+        self.body_m = s.body_m
         self.target_h = s.target_height_m
 
     def fuse(self, detections):
@@ -146,7 +225,7 @@ class BlobFusion:
             origins[sel] = model.origin
             dirs[sel] = rays
             floor[sel] = model.plane_points(rays, self.target_h)
-        labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high)
+        labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m)
         return people, labels
 
 

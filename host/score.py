@@ -2,8 +2,9 @@
 
 Inputs: the fused per-tick CSV (ticks.csv) and a ground-truth CSV (timestamp, agent, x,
 y, zone; a time with nobody present has one row with empty fields) sampled at the times
-the cameras looked. Each truth time t is compared with the
-fused tick at t + lag_s (the tracker confirms a person after track_confirm_ticks ticks).
+the cameras looked. Each truth time t is compared with the fused tick at t + lag_s, once
+the tracker has settled (`settle_s`: a person who appears counts after track_confirm_ticks
+ticks, one who leaves still counts for track_coast_ticks ticks).
 Per compared tick: exact count, absolute count error, presence (count > 0); people are
 matched one to one (Hungarian, at most match_m apart) for position error and zone.
 At the timestep: L2 = the rounded mean true count per step vs output.csv's L2_count, and
@@ -24,7 +25,13 @@ def _shift(stamps, seconds):
     return t.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()
 
 
-def score(ticks_csv, truth_csv, output_csv=None, lag_s=2.0, match_m=1.5, step_min=5, zones=None):
+def settle_s(room):
+    """Seconds after a change until the fused count shows it (the scorer's default lag)."""
+    s = room.settings
+    return max(s.track_confirm_ticks, s.track_coast_ticks + 1) * s.tick_s
+
+
+def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None):
     fused = pd.read_csv(ticks_csv, dtype={"timestamp": str, "zone": str})
     truth_all = pd.read_csv(truth_csv, dtype={"timestamp": str, "zone": str})
     # a sampled time with nobody present has one row with empty fields (as ticks.csv)

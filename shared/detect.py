@@ -23,8 +23,10 @@
 #    than skin, so their excess shrinks as the air nears 34 C.
 # 5. Warm pixels are grouped 8-connected by an explicit-stack flood fill (no
 #    recursion, preallocated, on a label grid padded by one cell so neighbours need no
-#    edge tests), seeded from the warm pixels in index order; groups under min_pixels
-#    are dropped; groups whose peak is above max_person_c are hot objects (kettle,
+#    edge tests), seeded from the warm pixels in index order, growing over warm and
+#    fringe pixels (threshold / 2 .. threshold; hysteresis: a head above a cold coat
+#    brings the coat along, a fringe with no warm pixel is never a group); groups under
+#    min_pixels (default 5, fringe included) are dropped; groups whose peak is above max_person_c are hot objects (kettle,
 #    radiator), not people.
 # 6. Pixels clearly at background (excess < threshold / 2) pull B towards T by
 #    2**-background_shift per frame; the fringe (threshold / 2 .. threshold) 16 times
@@ -89,8 +91,7 @@ for _p in range(PIXELS):
 del _p
 _LABELS_ZERO = bytes(_PAD_CELLS)                  # to clear buffers without a loop
 _HIST_ZERO = array("H", bytes(2 * HIST_BINS))
-_UNSEEN = const(1)   # labels: warm pixel not yet in a blob
-_SEEN = const(2)
+_UNSEEN = const(1)   # labels: warm or fringe pixel not yet in a blob (0 once taken)
 
 
 # People read between the air and skin temperature: clothing shows about half of the
@@ -156,7 +157,7 @@ def _check_range(name, value, lo, hi, integer=False):
 
 
 class Detector:
-    def __init__(self, threshold_c=5.0, min_pixels=3, max_person_c=40.0, mask=None,
+    def __init__(self, threshold_c=5.0, min_pixels=5, max_person_c=40.0, mask=None,
                  background_shift=7, max_blobs=24, contrast=0.45):
         # contrast: the warm-room rule's share of (skin - ambient); 0 turns it off.
         self.contrast_pct = int(round(100 * _check_range("contrast", contrast, 0, 1)))
@@ -200,6 +201,7 @@ class Detector:
         self.max_cd = 0
         self.mean_cd = 0
         self.warm_pixels = 0
+        self.grouped_pixels = 0  # pixels in warm groups (warm and the fringe they reach)
         self.frames = 0
 
     def set_threshold(self, threshold_c):
@@ -309,25 +311,33 @@ class Detector:
         fringe = threshold // 2
         shift = self.background_shift
         slow = shift + FRINGE_SLOWDOWN_SHIFT
-        # The offset is folded into the two limits, one subtraction less per pixel:
-        # excess = T - B - o > threshold  <=>  T - B > threshold + o.
-        warm_above = threshold + offset
-        fringe_below = fringe + offset
+        # Compared in the background's fixed point, d = (T << BG_FRAC) - B, which the
+        # update needs anyway, with the offset folded into the two limits. Exactly the
+        # twin's tests on e = T - (B >> BG_FRAC) - o:
+        #   e > threshold  <=>  d > (threshold + o) << BG_FRAC
+        #   e < fringe     <=>  d < ((fringe + o - 1) << BG_FRAC) + 1
+        warm_above = (threshold + offset) << BG_FRAC
+        fringe_below = ((fringe + offset - 1) << BG_FRAC) + 1
         bg = self.background
         warm_list = self._warm
+        # Warm and fringe pixels are marked on the padded label grid as they are found
+        # (the row's padding is (i >> 5) << 1); grouping starts from the warm ones.
+        labels = self._labels
+        labels[0:_PAD_CELLS] = _LABELS_ZERO
         warm = 0
         for i in range(PIXELS):
-            t = cd[i]
             b = bg[i]
-            e = t - (b >> BG_FRAC)
-            if e > warm_above:
+            d = (cd[i] << BG_FRAC) - b
+            if d > warm_above:
                 warm_list[warm] = i
                 warm += 1
-            elif e < fringe_below:
+                labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
+            elif d < fringe_below:
                 # Masked pixels land here (far below their background) and are reset below.
-                bg[i] = b + (((t << BG_FRAC) - b) >> shift)
+                bg[i] = b + (d >> shift)
             else:
-                bg[i] = b + (((t << BG_FRAC) - b) >> slow)
+                bg[i] = b + (d >> slow)
+                labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
         for i in self.masked:
             bg[i] = _MASKED_BG
         total = sum(cd)
@@ -341,25 +351,28 @@ class Detector:
         self.hot = 0
         self.small = 0
         self.overflow = 0
+        grouped = 0
         warm_total = self._label(warm) if warm else 0
+        if warm:
+            grouped = self.grouped_pixels
         for i in self.masked:
             total -= cd[i]
-        quiet = self.unmasked - warm
+        quiet = self.unmasked - grouped
         self.ambient_cd = (total - warm_total) // quiet if quiet > 0 else 0
         self.frames += 1
         return self.count
 
     def _label(self, warm):
         # Seeds are the warm pixels in index order, so blobs come out in the order of
-        # their first pixel (row-major), as the twin reports them.
+        # their first warm pixel (row-major), as the twin reports them. Groups grow over
+        # the warm and fringe pixels detect() marked (hysteresis): a head above a cold
+        # coat brings the coat along, while fringe pixels with no warm pixel among them
+        # are never a group. A pixel's weight is its excess over the background after
+        # this frame's learning (fringe pixels learn slowly; warm ones not at all).
         labels = self._labels
-        labels[0:_PAD_CELLS] = _LABELS_ZERO
         warm_list = self._warm
-        for n in range(warm):
-            i = warm_list[n]
-            labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
         stack = self._stack
-        bg = self.background    # warm pixels were not learned this frame: T - B - o is their excess
+        bg = self.background
         offset = self.offset_cd
         cd = self.cd
         stats = self.stats
@@ -367,35 +380,35 @@ class Detector:
         min_pixels = self.min_pixels
         max_person = self.max_person_cd
         warm_total = 0
+        grouped = 0
         for n in range(warm):
             seed = warm_list[n]
             q = seed + _PAD_FIRST + ((seed >> 5) << 1)
-            if labels[q] != _UNSEEN:
+            if not labels[q]:
                 continue
-            labels[q] = _SEEN
+            labels[q] = 0
             stack[0] = q
             top = 1
             sw = 0
             swx = 0
-            swy = 0
+            swp = 0         # sum of w * pixel index: the row sum is (swp - swx) / 32, exactly
             st = 0
             peak = CD_MIN
             c0 = COLS
-            r0 = ROWS
+            p0 = PIXELS     # first and last pixel index: their rows bound the blob
             c1 = -1
-            r1 = -1
+            p1 = -1
             count = 0
             while top:
                 top -= 1
                 pp = stack[top]
                 p = unpad[pp]
-                r = p >> 5
                 c = p & 31
                 t = cd[p]
                 w = t - (bg[p] >> BG_FRAC) - offset
                 sw += w
                 swx += w * c
-                swy += w * r
+                swp += w * p
                 st += t
                 if t > peak:
                     peak = t
@@ -403,53 +416,55 @@ class Detector:
                     c0 = c
                 if c > c1:
                     c1 = c
-                if r < r0:
-                    r0 = r
-                if r > r1:
-                    r1 = r
+                if p < p0:
+                    p0 = p
+                if p > p1:
+                    p1 = p
                 count += 1
                 # The 8 neighbours, written out: a loop over them costs a third more here.
-                q = pp - 35
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                # A label is cleared when its pixel is taken, so the test is its truth.
+                if labels[pp - 35]:
+                    q = pp - 35
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp - 34
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp - 34]:
+                    q = pp - 34
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp - 33
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp - 33]:
+                    q = pp - 33
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp - 1
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp - 1]:
+                    q = pp - 1
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp + 1
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp + 1]:
+                    q = pp + 1
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp + 33
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp + 33]:
+                    q = pp + 33
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp + 34
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp + 34]:
+                    q = pp + 34
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
-                q = pp + 35
-                if labels[q] == _UNSEEN:
-                    labels[q] = _SEEN
+                if labels[pp + 35]:
+                    q = pp + 35
+                    labels[q] = 0
                     stack[top] = q
                     top += 1
             warm_total += st
+            grouped += count
             if count < min_pixels:
                 self.small += 1
                 continue
@@ -458,11 +473,11 @@ class Detector:
                 continue
             j = self.count * STAT_FIELDS
             stats[j + CX] = swx / sw
-            stats[j + CY] = swy / sw
+            stats[j + CY] = ((swp - swx) >> 5) / sw
             stats[j + COL0] = c0
-            stats[j + ROW0] = r0
+            stats[j + ROW0] = p0 >> 5
             stats[j + COL1] = c1
-            stats[j + ROW1] = r1
+            stats[j + ROW1] = p1 >> 5
             stats[j + COUNT] = count
             stats[j + PEAK] = peak / 100
             stats[j + MEAN] = st / count / 100
@@ -473,6 +488,7 @@ class Detector:
                 stats[j + KIND] = KIND_PERSON
                 self.people += 1
             self.count += 1
+        self.grouped_pixels = grouped
         return warm_total
 
     def blob(self, k):

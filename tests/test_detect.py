@@ -127,7 +127,7 @@ def test_bad_settings_name_the_field(bad):
 @given(seed=st.integers(0, 2 ** 32 - 1), people=st.integers(0, 8), threshold=st.floats(1, 10),
        min_pixels=st.integers(1, 6))
 def test_blobs_match_an_independent_labelling(seed, people, threshold, min_pixels):
-    """scipy's 8-connected labelling of the same warm pixels gives the same blobs and stats."""
+    """scipy's 8-connected labelling of the same warm and fringe pixels gives the same blobs and stats."""
     rng = np.random.default_rng(seed)
     d = det.Detector(threshold_c=threshold, min_pixels=min_pixels, max_blobs=200)
     d.detect(frame_of(room(rng, 0)))
@@ -136,17 +136,21 @@ def test_blobs_match_an_independent_labelling(seed, people, threshold, min_pixel
     d.detect(frame_of(f))
     cd = np.array(d.cd, np.int64)
     excess = (cd - (background_before >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
-    warm = (excess > d.used_threshold_cd).reshape(24, 32)
-    labels, n = ndimage.label(warm, EIGHT)
+    # hysteresis: groups of pixels at least at the fringe (half the threshold) that hold a warm one;
+    # weighed by the excess over the background after the frame (fringe pixels learn slowly)
+    weight = (cd - (np.array(d.background, np.int64) >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
+    warm = excess > d.used_threshold_cd
+    labels, n = ndimage.label((excess >= d.used_threshold_cd // 2).reshape(24, 32), EIGHT)
     expected = []
     for k in range(1, n + 1):
         idx = np.flatnonzero(labels.ravel() == k)
-        if len(idx) < min_pixels:
+        if not warm[idx].any() or len(idx) < min_pixels:
             continue
         r, c = np.divmod(idx, 32)
-        w = excess[idx]
+        w = weight[idx]
         t = np.array(d.cd, np.float64)[idx] / 100
-        expected.append((idx.min(), (w * c).sum() / w.sum(), (w * r).sum() / w.sum(), c.min(), r.min(),
+        # blobs come in the order of their first warm pixel
+        expected.append((idx[warm[idx]].min(), (w * c).sum() / w.sum(), (w * r).sum() / w.sum(), c.min(), r.min(),
                          c.max(), r.max(), len(idx), t.max(), t.mean()))
     expected.sort()
     got = blobs(d)

@@ -74,17 +74,27 @@ def test_blobs_of_one_camera_are_never_merged(dets):
     people, labels = BlobFusion(ROOM).fuse(dets)
     for i in range(len(dets)):
         for j in range(i + 1, len(dets)):
-            if dets[i][0] == dets[j][0]:
+            if dets[i][0] == dets[j][0] and labels[i] >= 0:      # -1: warm floor, nobody
                 assert labels[i] != labels[j]
-    assert len(people) >= max([sum(1 for d in dets if d[0] == k) for k in range(4)] + [0])
+    kept = [d for d, label in zip(dets, labels) if label >= 0]
+    assert len(people) >= max([sum(1 for d in kept if d[0] == k) for k in range(4)] + [0])
 
 
 def test_association_rejects_rays_meeting_outside_person_heights():
     o = np.array([[0.0, 0, 3], [2.0, 0, 3]])
-    d = np.array([[1.0, 0, -3], [-1.0, 0, -3]])           # meet at (1, 0, 0): the floor
+    d = np.array([[1.0, 0, -0.5], [-1.0, 0, -0.5]])        # meet at (1, 0, 2.5): above any person
     d /= np.linalg.norm(d, axis=1)[:, None]
     labels, people, k = associate(np.array([0, 1]), o, d, np.zeros((2, 2)), 0.3, 0.3, 2.0)
-    assert k == 2
+    assert k == 2 and labels.tolist() == [0, 1]
+
+
+def test_warm_floor_seen_by_two_cameras_is_nobody():
+    o = np.array([[0.0, 0, 3], [2.0, 0, 3], [4.0, 0, 3]])
+    d = np.array([[1.0, 0, -3], [-1.0, 0, -3], [0.0, 0, -1]])   # 0 and 1 meet at (1, 0, 0): the floor
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    labels, people, k = associate(np.array([0, 1, 2]), o, d, np.array([[1.0, 0], [1.0, 0], [4.0, 0]]),
+                                  0.3, 0.3, 2.0)
+    assert k == 1 and labels.tolist() == [-1, -1, 0] and people[0].tolist() == [4.0, 0.0]
 
 
 # -- series ------------------------------------------------------------------------------

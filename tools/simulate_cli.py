@@ -23,7 +23,8 @@ def add_commands(sub):
     sc.add_argument("--truth", required=True, help="truth.csv of the simulation")
     sc.add_argument("--output-csv", help="output.csv of the run, for the L2/L3 errors")
     sc.add_argument("--room", help="room file (for zone names in L3 errors)")
-    sc.add_argument("--lag-s", type=float, default=2.0)
+    sc.add_argument("--lag-s", type=float, help="compare truth at t with ticks at t + this (default: the room's "
+                                                "tracker settling time, 4 s for the defaults)")
 
 
 def handles(command):
@@ -45,10 +46,11 @@ def dispatch(parser, args):
                            frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
                            mode=args.mode)
         from thermocc.room import EXAMPLE_ROOM, load_room
-        from thermocc.score import format_table, score
+        from thermocc.score import format_table, score, settle_s
         room = load_room(EXAMPLE_ROOM)
         out = result["outputs"]
-        res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones])
+        res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones],
+                    lag_s=settle_s(room))
         print("\nthermocc demo: %s" % ", ".join(result["scenario"]))
         print("  outputs:    %s/output.csv, zones/, ticks.csv" % out)
         for key in ("levels_png", "floor_png", "animation"):
@@ -66,11 +68,12 @@ def dispatch(parser, args):
         return 0
     if args.command == "score":
         from thermocc.score import format_table, score
-        zones = None
-        if args.room:
-            from thermocc.room import load_room
-            zones = [z.name for z in load_room(args.room).zones]
-        res = score(args.ticks, args.truth, args.output_csv, lag_s=args.lag_s, zones=zones)
+        from thermocc.room import EXAMPLE_ROOM, load_room
+        from thermocc.score import settle_s
+        room = load_room(args.room or EXAMPLE_ROOM)
+        zones = [z.name for z in room.zones] if args.room else None
+        lag = args.lag_s if args.lag_s is not None else settle_s(room)
+        res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones)
         print(format_table({"run": res}))
         print(json.dumps(res, indent=1), file=sys.stderr)
         return 0
