@@ -182,6 +182,43 @@ def why(res):
     return "; ".join(parts)
 
 
+def causes(settings, start_hour, hours):
+    """What the room's geometry says about a scenario's errors (computed, not asserted):
+    floor no working camera sees, and how many cameras see the sun patch."""
+    from thermocc.camera import CameraModel, coverage
+    from thermocc.room import point_in_polygon
+    from thermocc_tools.thermal_render import RoomRenderer
+    room = load_room(EXAMPLE_ROOM)
+    working = [k for k in range(len(room.cameras)) if k not in settings.offline_cameras]
+    notes = []
+    if settings.offline_cameras:
+        xs, ys, seen, _ = coverage(room)
+        gx, gy = np.meshgrid(xs, ys)
+        blind = ~seen[..., working].any(axis=2)
+        names = ", ".join("%s/%s" % (room.cameras[k].node, room.cameras[k].id) for k in settings.offline_cameras)
+        for z in room.zones:
+            inside = np.array([point_in_polygon(x, y, z.polygon) for x, y in zip(gx.ravel(), gy.ravel())])
+            share = blind.ravel()[inside].mean() if inside.any() else 0.0
+            if share > 0.2:
+                notes.append("with %s offline, %.0f %% of %s is seen by no camera (the outputs' coverage column "
+                             "says so)" % (names, 100 * share, z.name))
+    if settings.sun:
+        renderer = RoomRenderer(room, settings)
+        models = [CameraModel(room.cameras[k]) for k in working]
+        views = []
+        for t in np.arange(start_hour * 3600, (start_hour + hours) * 3600 + 1, 600):
+            patch = renderer.sun_patch(t)
+            if patch is None:
+                continue
+            cx, cy = (patch[0] + patch[2]) / 2, (patch[1] + patch[3]) / 2
+            views.append(sum(bool(m.to_pixel([cx], [cy], 0.0)[2][0]) for m in models))
+        if views:
+            one = np.mean([v == 1 for v in views])
+            notes.append("the sun patch is seen by one camera %.0f %% of the time: one view cannot tell warm "
+                         "floor from a person (two views place it at floor height and it is dropped)" % (100 * one))
+    return notes
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one hour per scenario, one day for the week")
@@ -193,7 +230,7 @@ def main(argv=None):
     out = Path(a.out)
     zones = [z.name for z in load_room(EXAMPLE_ROOM).zones]
     started = time.monotonic()
-    table = {}
+    table, notes = {}, {}
     for name, dates, behaviour, start_hour, hours, settings in scenarios(a.quick):
         if a.only and a.only not in name:
             continue
@@ -209,6 +246,7 @@ def main(argv=None):
                                raw_every=1, quiet=True)
             per_day.append(run_variants(data, work, zones))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
+        notes[name] = causes(settings, start_hour, hours)
         print("\n== %s (%d ticks scored, %.0f s so far)" % (name, table[name]["blob"]["ticks_scored"],
                                                              time.monotonic() - started))
         print(format_table(table[name]))
@@ -228,6 +266,8 @@ def main(argv=None):
         misses = verdict(rows["blob"])
         if misses:
             print("MISS %-20s %s\n     why: %s" % (name, "; ".join(misses), why(rows["blob"])))
+            for note in notes.get(name, []):
+                print("          %s" % note)
         else:
             print("MET  %-20s all four targets" % name)
     (out / "results.json").write_text(json.dumps(table, indent=1, default=float))
