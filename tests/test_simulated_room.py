@@ -68,6 +68,16 @@ def test_behaviour_is_seeded_and_respects_the_calendar():
     assert all(len(a.positions(t)) == 0 for t in range(0, 5 * 3600, 600))          # nobody at night
 
 
+def test_people_waiting_at_the_pantry_keep_their_personal_space():
+    from thermocc_tools.occupancy_sim import PERSONAL_SPACE_M
+    b = Behaviour(ROOM, seed=9, days=3, scenario="finals")
+    spots = b.standing
+    assert len(spots) > 20
+    close = [(p, q) for i, p in enumerate(spots) for q in spots[i + 1:]
+             if p[2] < q[3] and q[2] < p[3] and np.hypot(p[0] - q[0], p[1] - q[1]) < PERSONAL_SPACE_M]
+    assert not close
+
+
 def _write(path, rows, header):
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
     return path

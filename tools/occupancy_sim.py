@@ -86,6 +86,11 @@ def make_seats(room, spacing_m=1.4, inset_m=0.6):
     return seats
 
 
+# Two people never stand closer than this (centre to centre): no sensor can part bodies
+# that overlap, and real ones do not.
+PERSONAL_SPACE_M = 0.5
+
+
 class Behaviour:
     """Waypoint paths of every agent over `days` days from `start_date`."""
 
@@ -104,6 +109,7 @@ class Behaviour:
         main = [i for i, z in enumerate(room.zones) if "main" in z.name.lower()]
         self.table = tuple(room.zones[main[0]].polygon.mean(axis=0)) if main else tuple(room.floor.mean(axis=0))
         self.speed = walk_speed
+        self.standing = []         # (x, y, from, to) of pantry spots taken: bodies do not overlap
         self.start_date = start_date
         self.scenario_names = []
         self.paths = [[] for _ in range(self.n_agents)]   # per agent: [(t, x, y, posture, inside)]
@@ -122,6 +128,17 @@ class Behaviour:
         t2 = t + max(1.0, dist / self.speed)
         path.append((t2, b[0], b[1], posture_after, inside_after))
         return t2
+
+    def _free_spot(self, rng, t_from, t_to, tries=30):
+        """A standing spot near the pantry at least PERSONAL_SPACE_M from anyone standing
+        there meanwhile, or None when it is full (the visit is skipped)."""
+        for _ in range(tries):
+            spot = (self.pantry[0] + rng.uniform(-0.6, 0.6), self.pantry[1] + rng.uniform(-0.6, 0.6))
+            if all(math.hypot(spot[0] - x, spot[1] - y) >= PERSONAL_SPACE_M
+                   for x, y, a, b in self.standing if a < t_to and t_from < b):
+                self.standing.append((spot[0], spot[1], t_from, t_to))
+                return spot
+        return None
 
     def _plan_day(self, t0, p):
         rng = self.rng
@@ -151,6 +168,9 @@ class Behaviour:
             for when, kind, dur in events:
                 if when < t + 30 or when + dur > leave - 30:
                     continue
+                spot = self._free_spot(rng, when, when + dur + 60) if kind == "pantry" else None
+                if kind == "pantry" and spot is None:
+                    continue                      # the pantry is full: stay at the desk
                 path.append((when, seat.x, seat.y, seat.posture, True))
                 if kind == "out":
                     back = self._walk(path, when, (seat.x, seat.y), self.door, "standing", inside_after=False)
@@ -158,7 +178,6 @@ class Behaviour:
                     t = self._walk(path, back + dur, self.door, (seat.x, seat.y), seat.posture)
                 else:
                     if kind == "pantry":
-                        spot = (self.pantry[0] + rng.uniform(-0.6, 0.6), self.pantry[1] + rng.uniform(-0.6, 0.6))
                         posture = "standing"
                     else:
                         ang = 2 * math.pi * (a / max(self.n_agents, 1)) + rng.uniform(-0.2, 0.2)
