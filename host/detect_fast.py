@@ -135,7 +135,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
     hot = 0
     small = 0
     overflow = 0
-    warm_total = 0
+    grouped_total = 0
     grouped = 0
     if warm:
         for seed in range(PIXELS):
@@ -186,7 +186,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                     labels[q] = 2
                     stack[top] = q
                     top += 1
-            warm_total += st
+            grouped_total += st
             grouped += npix
             if npix < min_pixels:
                 small += 1
@@ -213,7 +213,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
     for i in masked:
         total -= cd[i]
     quiet = unmasked - grouped
-    summary[AMBIENT] = (total - warm_total) // quiet if quiet > 0 else 0
+    summary[AMBIENT] = (total - grouped_total) // quiet if quiet > 0 else 0
     summary[COUNT] = count
     summary[PEOPLE] = people
     summary[HOT] = hot

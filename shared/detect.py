@@ -17,8 +17,8 @@
 #    follows fast changes of the whole room (HVAC, sun behind a cloud); people are a
 #    minority of pixels, so the median ignores them. Expected ambient per pixel: B + o.
 # 4. A pixel is warm when T - (B + o) > threshold (default 5 C) and it is not masked.
-#    The reported ambient is the mean of the unmasked pixels that are not warm: the
-#    room's background temperature now, people and hot objects left out. In a warm
+#    The reported ambient is the mean of the unmasked pixels in no group (step 5):
+#    the room's background temperature now, people and hot objects left out. In a warm
 #    room the threshold is lowered (contrast_threshold_cd): people cannot read warmer
 #    than skin, so their excess shrinks as the air nears 34 C.
 # 5. Warm pixels are grouped 8-connected by an explicit-stack flood fill (no
@@ -194,7 +194,7 @@ class Detector:
         self.hot = 0
         self.small = 0          # warm groups dropped for size
         self.overflow = 0       # blobs beyond max_blobs, not reported
-        self.ambient_cd = 0     # mean of unmasked pixels that are not warm
+        self.ambient_cd = 0     # mean of the unmasked pixels in no group
         self.used_threshold_cd = 0   # the threshold of the last frame (after the warm-room rule)
         self.offset_cd = 0
         self.min_cd = 0         # frame statistics over all pixels
@@ -351,14 +351,12 @@ class Detector:
         self.hot = 0
         self.small = 0
         self.overflow = 0
-        grouped = 0
-        warm_total = self._label(warm) if warm else 0
-        if warm:
-            grouped = self.grouped_pixels
+        self.grouped_pixels = 0
+        grouped_total = self._label(warm) if warm else 0
         for i in self.masked:
             total -= cd[i]
-        quiet = self.unmasked - grouped
-        self.ambient_cd = (total - warm_total) // quiet if quiet > 0 else 0
+        quiet = self.unmasked - self.grouped_pixels
+        self.ambient_cd = (total - grouped_total) // quiet if quiet > 0 else 0
         self.frames += 1
         return self.count
 
@@ -379,7 +377,7 @@ class Detector:
         unpad = _UNPAD
         min_pixels = self.min_pixels
         max_person = self.max_person_cd
-        warm_total = 0
+        grouped_total = 0
         grouped = 0
         for n in range(warm):
             seed = warm_list[n]
@@ -463,7 +461,7 @@ class Detector:
                     labels[q] = 0
                     stack[top] = q
                     top += 1
-            warm_total += st
+            grouped_total += st
             grouped += count
             if count < min_pixels:
                 self.small += 1
@@ -489,7 +487,7 @@ class Detector:
                 self.people += 1
             self.count += 1
         self.grouped_pixels = grouped
-        return warm_total
+        return grouped_total
 
     def blob(self, k):
         """Blob k of the last frame as a tuple (cx, cy, col0, row0, col1, row1, count, peak, mean, kind)."""
