@@ -4,7 +4,8 @@ Blob mode (`associate`): every person blob is a ray from its camera through its 
 centroid. Two blobs of different cameras are the same person when their rays pass within
 `gate_m` of each other at a height a person's body occupies (person_height_range_m); the
 fused position is where the rays meet, which also removes the parallax a single camera
-has when a person is taller or shorter than the target height. Clusters grow greedily,
+has when a person is taller or shorter than the target height. A blob cut by the image
+border is a partial view whose centroid lies inward: its pairs get twice the gate. Clusters grow greedily,
 closest pairs first, with complete linkage, and never hold two blobs of one camera (two
 blobs in one image are two people). A blob no other camera confirms stays one person,
 placed where its ray crosses the target height, unless its ray meets another camera's at
@@ -52,13 +53,15 @@ def _ray_meeting(o1, d1, o2, d2):
 
 
 @njit(cache=True)
-def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0):
+def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0, at_edge=None):
     """Cluster detections into people. Returns (labels per detection, -1 for none; people (k, 2) xy, k).
     A detection no other camera confirms at person heights, whose ray meets another
     camera's at floor height (below h_low), is warm floor (sun, a spill), not a person.
     body_m > 0: then clusters with no camera in common whose people are closer than body_m
     are one person (one body seen inconsistently by three or four cameras)."""
     n = cams.shape[0]
+    if at_edge is None:
+        at_edge = np.zeros(n, np.bool_)
     dist = np.full((n, n), np.inf)
     mid = np.zeros((n, n, 2))
     pairs_i = np.empty(n * n, np.int64)
@@ -71,10 +74,12 @@ def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0):
             if cams[i] == cams[j]:
                 continue
             dd, h, x, y = _ray_meeting(origins[i], dirs[i], origins[j], dirs[j])
-            if dd <= gate_m and -h_low < h < h_low:     # at floor level
+            # a blob cut by the image border has its centroid pulled inward: twice the gate
+            gate = 2 * gate_m if at_edge[i] or at_edge[j] else gate_m
+            if dd <= gate and -h_low < h < h_low:       # at floor level
                 on_floor[i] = True
                 on_floor[j] = True
-            if dd <= gate_m and h_low <= h <= h_high:
+            if dd <= gate and h_low <= h <= h_high:
                 dist[i, j] = dd
                 dist[j, i] = dd
                 mid[i, j, 0] = x
@@ -210,7 +215,7 @@ class BlobFusion:
         self.target_h = s.target_height_m
 
     def fuse(self, detections):
-        """detections: list of (camera index, col, row). Returns people (k, 2) and labels."""
+        """detections: list of (camera index, col, row[, at_edge]). Returns people (k, 2) and labels."""
         if not detections:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
         det = np.array(detections, np.float64)
@@ -225,7 +230,9 @@ class BlobFusion:
             origins[sel] = model.origin
             dirs[sel] = rays
             floor[sel] = model.plane_points(rays, self.target_h)
-        labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m)
+        at_edge = det[:, 3] > 0 if det.shape[1] > 3 else np.zeros(len(det), np.bool_)
+        labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m,
+                                      at_edge)
         return people, labels
 
 

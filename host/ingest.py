@@ -41,9 +41,14 @@ class Observation:
         return (self.t_ms, self.node, self.cam, self.seq)
 
     def people(self):
-        """(col, row) of the blobs the detector called people."""
+        """(col, row, at_edge) of the blobs the detector called people; at_edge is 1 when
+        the blob touches the image border (a partial view: its centroid lies inward)."""
         b = self.blobs
-        return b[b[:, 9] == 0][:, :2] if len(b) else np.zeros((0, 2))
+        if not len(b):
+            return np.zeros((0, 3))
+        b = b[b[:, 9] == 0]
+        edge = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
+        return np.column_stack([b[:, :2], edge])
 
 
 def observation_from_message(msg, source="mqtt"):

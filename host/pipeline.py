@@ -116,8 +116,8 @@ class RoomPipeline:
             dets = []
             for k, o in enumerate(self.latest):
                 if ok[k]:
-                    for col, row in o.people():
-                        dets.append((k, col, row))
+                    for col, row, at_edge in o.people():
+                        dets.append((k, col, row, at_edge))
             people, _ = self.fusion.fuse(dets)
         if n_ok == 0:
             people = np.zeros((0, 2))
