@@ -15,12 +15,15 @@ one person whose rays do not all meet within the gate.
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
-the cameras that see it (a fused thermal snapshot of the room), and people are the warm
-8-connected regions of that grid. The mean, not the largest: a body projected at the
-target height smears away from each camera (its head lands beyond it, its feet short of
-it), and the smears of two cameras agree only where the body really is; taking the
-largest kept each camera's smear and counted a person seen twice as two. Only pixels inside the detector's person blobs take
-part (pipeline.person_pixels): monitors, sun and kettles stay the detector's business.
+the cameras that see it (a fused thermal snapshot of the room), and its warm 8-connected
+regions are where people are. Regions are not counted as people: a body is not at one
+height, so each camera's view of it lands elsewhere on the grid (head beyond it, feet
+short of it) and one person seen by two cameras makes two regions. Instead each camera's
+warm pixel group that reaches a region becomes one detection, and the detections are
+associated by their rays exactly as in blob mode (tested: a rendered person anywhere is
+counted once in both modes). Only pixels inside the detector's person blobs take part
+(pipeline.person_pixels): monitors, sun and kettles stay the detector's business; the
+warm level follows the detector's warm-room rule.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from thermocc.camera import COLS, ROWS, CameraModel
+from thermocc_shared.detect import contrast_threshold_cd
 
 
 @njit(cache=True)
@@ -255,14 +259,17 @@ def _fuse_grid(pixel_of_cell, frames, ambients, ok, grid):
 
 @njit(cache=True)
 def _grid_people(grid, ny, nx, threshold, max_excess, min_cells, labels, stack, out):
-    """8-connected regions of cells above threshold; out rows (x index, y index, cells, peak). Returns count."""
+    """8-connected regions of cells above threshold; out rows (x index, y index, cells, peak, region
+    label). labels[cell] is the region label (from 1) of every cell in a region. Returns count."""
     for i in range(ny * nx):
         labels[i] = 0
     k = 0
+    region = 0
     for start in range(ny * nx):
         if labels[start] or grid[start] < threshold:
             continue
-        labels[start] = 1
+        region += 1
+        labels[start] = region
         top = 0
         stack[0] = start
         top = 1
@@ -290,7 +297,7 @@ def _grid_people(grid, ny, nx, threshold, max_excess, min_cells, labels, stack, 
                     if 0 <= yy < ny and 0 <= xx < nx:
                         j = yy * nx + xx
                         if not labels[j] and grid[j] >= threshold:
-                            labels[j] = 1
+                            labels[j] = region
                             stack[top] = j
                             top += 1
         if cells >= min_cells and peak <= max_excess and k < out.shape[0]:
@@ -298,6 +305,7 @@ def _grid_people(grid, ny, nx, threshold, max_excess, min_cells, labels, stack, 
             out[k, 1] = sy / sw
             out[k, 2] = cells
             out[k, 3] = peak
+            out[k, 4] = region
             k += 1
     return k
 
@@ -305,7 +313,7 @@ def _grid_people(grid, ny, nx, threshold, max_excess, min_cells, labels, stack, 
 class FrameFusion:
     """Frame-mode fusion: back-projects whole frames onto a floor grid (weights once per camera)."""
 
-    def __init__(self, room, threshold_c=5.0, max_person_excess_c=18.0, min_area_m2=0.03):
+    def __init__(self, room, threshold_c=5.0, max_person_excess_c=18.0, min_area_m2=0.03, contrast=0.45):
         from thermocc.room import point_in_polygon
         self.room = room
         s = room.settings
@@ -322,18 +330,53 @@ class FrameFusion:
             r = np.clip(np.rint(rows), 0, ROWS - 1).astype(np.int64)
             self.pixel_of_cell[k] = np.where(vis & on_floor, r * COLS + c, -1)
         self.grid = np.zeros(gx.size)
-        self.labels = np.zeros(gx.size, np.uint8)
+        self.labels = np.zeros(gx.size, np.int64)
         self.stack = np.zeros(gx.size, np.int64)
-        self.out = np.zeros((64, 4))
+        self.out = np.zeros((64, 5))
+        self.blobs = BlobFusion(room)
         self.threshold = threshold_c
+        self.contrast_pct = round(100 * contrast)
         self.max_excess = max_person_excess_c
         self.min_cells = max(1, int(round(min_area_m2 / (self.cell * self.cell))))
 
     def fuse(self, frames, ambients, ok):
         """frames (n_cameras, 768) C, ambients (n_cameras,) C, ok (n_cameras,) bool -> people (k, 2)."""
-        _fuse_grid(self.pixel_of_cell, np.asarray(frames, np.float64), np.asarray(ambients, np.float64),
-                   np.asarray(ok, np.bool_), self.grid)
-        k = _grid_people(self.grid, len(self.ys), len(self.xs), self.threshold, self.max_excess, self.min_cells,
+        frames = np.asarray(frames, np.float64)
+        ambients = np.asarray(ambients, np.float64)
+        ok = np.asarray(ok, np.bool_)
+        _fuse_grid(self.pixel_of_cell, frames, ambients, ok, self.grid)
+        # the detector's threshold at each camera's ambient (lower in a warm room)
+        thresholds = np.array([contrast_threshold_cd(round(self.threshold * 100), self.contrast_pct,
+                                                     round(a * 100)) / 100 for a in ambients])
+        level = thresholds[ok].min() if ok.any() else self.threshold
+        k = _grid_people(self.grid, len(self.ys), len(self.xs), level, self.max_excess, self.min_cells,
                          self.labels, self.stack, self.out)
-        pts = self.out[:k]
-        return np.stack([self.xs[0] + pts[:, 0] * self.cell, self.ys[0] + pts[:, 1] * self.cell], 1)
+        return self._people(k, frames, ambients, ok, thresholds)
+
+    def _people(self, k, frames, ambients, ok, thresholds):
+        """The grid's regions, counted as blob mode counts. A body's views land apart on the
+        grid (it is not at one height), so regions are not people: each camera's warm group
+        of pixels (8-connected, in the image) that reaches a region is one detection, and the
+        detections are associated by their rays (BlobFusion), as blobs are."""
+        from scipy import ndimage
+        in_region = self.labels > 0
+        accepted = np.isin(self.labels, self.out[:k, 4])
+        dets = []
+        for cam in np.flatnonzero(ok):
+            excess = frames[cam] - ambients[cam] - thresholds[cam]
+            groups, n = ndimage.label((excess >= 0).reshape(ROWS, COLS), np.ones((3, 3)))
+            if not n:
+                continue
+            groups = groups.ravel()
+            cells = self.pixel_of_cell[cam]
+            reached = np.unique(groups[cells[(cells >= 0) & accepted & in_region]])
+            for g in reached[reached > 0]:
+                pix = np.flatnonzero(groups == g)
+                w = excess[pix] + 0.01
+                rows, cols = np.divmod(pix, COLS)
+                at_edge = bool(rows.min() == 0 or rows.max() == ROWS - 1 or cols.min() == 0 or cols.max() == COLS - 1)
+                dets.append((cam, (cols * w).sum() / w.sum(), (rows * w).sum() / w.sum(), at_edge))
+        if not dets:
+            return np.zeros((0, 2))
+        people, _ = self.blobs.fuse(dets)
+        return people

@@ -167,26 +167,30 @@ def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
 def test_a_rendered_person_is_counted_once_where_views_overlap():
     """Noise-free rendered scenes (the renderer's temperatures, no sensor noise) of one
     person, standing or seated, anywhere on the floor: the detector on each camera and
-    blob-mode fusion count exactly one person (two views never make two people; a view
-    cut by the image border still joins the others)."""
+    fusion, blob mode and frame mode, count exactly one person (two views never make two
+    people; a view cut by the image border still joins the others)."""
     from thermocc import detect_fast as fd
-    from thermocc.fusion import BlobFusion
+    from thermocc.fusion import BlobFusion, FrameFusion
     from thermocc.ingest import observations_from_stats
+    from thermocc.pipeline import person_pixels
     renderer = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0))
     fusion = BlobFusion(ROOM)
+    grid = FrameFusion(ROOM)
+    n = len(ROOM.cameras)
     empty = renderer.render(NIGHT, [], [])
     rng = np.random.default_rng(12)
     spots = [(7.88, 2.94, "standing")]          # seen whole by one camera, cut by the border of another
     spots += [(rng.uniform(0.8, 11.2), rng.uniform(0.8, 6.2), ("standing", "seated")[k % 2]) for k in range(60)]
     for x, y, posture in spots:
         temps = renderer.render(NIGHT, [(0, x, y, posture, ROOM.zone_index(x, y))], [])
-        dets = []
-        for k in range(len(ROOM.cameras)):
+        dets, frames, ambients = [], np.zeros((n, 768)), np.zeros(n)
+        for k in range(n):
             det = fd.FastDetector()
             det.detect_frames(np.stack([empty[k]] * 3))
             stats, summary = det.detect_frames(temps[k][None])
-            obs = observations_from_stats("n", "c", [1], [0], stats, summary)[0]
+            obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
             dets += [(k, col, row, at_edge) for col, row, at_edge in obs.people()]
-        people, _ = fusion.fuse(dets)
-        assert len(people) == 1, (x, y, posture, dets)
-        assert np.hypot(*(people[0] - (x, y))) < 0.6
+            frames[k], ambients[k] = person_pixels(obs), obs.ambient_c
+        for mode, people in (("blob", fusion.fuse(dets)[0]), ("frame", grid.fuse(frames, ambients, np.ones(n, bool)))):
+            assert len(people) == 1, (mode, x, y, posture, dets)
+            assert np.hypot(*(people[0] - (x, y))) < 0.6, (mode, x, y, posture, people)
