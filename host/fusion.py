@@ -333,7 +333,7 @@ class FrameFusion:
         self.labels = np.zeros(gx.size, np.int64)
         self.stack = np.zeros(gx.size, np.int64)
         self.out = np.zeros((64, 5))
-        self.blobs = BlobFusion(room)
+        self.association = BlobFusion(room)
         self.threshold = threshold_c
         self.contrast_pct = round(100 * contrast)
         self.max_excess = max_person_excess_c
@@ -359,8 +359,7 @@ class FrameFusion:
         of pixels (8-connected, in the image) that reaches a region is one detection, and the
         detections are associated by their rays (BlobFusion), as blobs are."""
         from scipy import ndimage
-        in_region = self.labels > 0
-        accepted = np.isin(self.labels, self.out[:k, 4])
+        accepted = np.isin(self.labels, self.out[:k, 4])      # cells of the regions kept
         dets = []
         for cam in np.flatnonzero(ok):
             excess = frames[cam] - ambients[cam] - thresholds[cam]
@@ -369,7 +368,7 @@ class FrameFusion:
                 continue
             groups = groups.ravel()
             cells = self.pixel_of_cell[cam]
-            reached = np.unique(groups[cells[(cells >= 0) & accepted & in_region]])
+            reached = np.unique(groups[cells[(cells >= 0) & accepted]])
             for g in reached[reached > 0]:
                 pix = np.flatnonzero(groups == g)
                 w = excess[pix] + 0.01
@@ -378,5 +377,5 @@ class FrameFusion:
                 dets.append((cam, (cols * w).sum() / w.sum(), (rows * w).sum() / w.sum(), at_edge))
         if not dets:
             return np.zeros((0, 2))
-        people, _ = self.blobs.fuse(dets)
+        people, _ = self.association.fuse(dets)
         return people
