@@ -14,7 +14,7 @@ DEFAULTS = {
     "sd": {"enabled": True, "folder": "thermocc", "raw_every": 0, "rotate_bytes": 1048576,
            "rotate_s": 3600, "reserve_bytes": 524288},
     "detection": {"threshold_c": 5.0, "min_pixels": 5, "max_person_c": 40.0,
-                  "background_shift": 7, "max_blobs": 24, "contrast": 0.45},
+                  "background_s": 32, "max_blobs": 24, "contrast": 0.45},
     "watchdog_s": 30,
     "cameras": [],
 }
@@ -151,7 +151,7 @@ def validate(raw):
 
     d = cfg["detection"]
     for key, lo, hi, integer in (("threshold_c", 0.5, 30, False), ("min_pixels", 1, 768, True),
-                                 ("max_person_c", 20, 200, False), ("background_shift", 0, 16, True),
+                                 ("max_person_c", 20, 200, False), ("background_s", 1, 86400, False),
                                  ("contrast", 0, 1, False),
                                  ("max_blobs", 1, 200, True)):
         if not c.number(d, key, "detection", lo, hi, integer=integer):

@@ -41,6 +41,7 @@ class CameraSlot:
         self.seq = 0
         self.lease_end = 0
         self.frames = 0
+        self.frame_at = 0             # ticks_ms of the last frame
         self.frames_at_status = 0
         self.faults = 0
         self.consecutive_faults = 0
@@ -90,7 +91,7 @@ class Node:
             d = cfg["detection"]
             detector = det.Detector(cam_cfg["threshold_c"], cam_cfg["min_pixels"], cam_cfg["max_person_c"],
                                     det.mask_from_rects(cam_cfg["mask"]) if camera_ok[i] else None,
-                                    d["background_shift"], d["max_blobs"], d["contrast"])
+                                    d["background_s"], d["max_blobs"], d["contrast"])
             slot = CameraSlot(i, cam_cfg, drivers[i] if camera_ok[i] and i < len(drivers) else None, detector)
             slot.topic_blobs = wire.camera_topic(*(base + (slot.id, "blobs")))
             slot.topic_snapshot = wire.camera_topic(*(base + (slot.id, "snapshot")))
@@ -220,7 +221,9 @@ class Node:
 
     def _process(self, cam, frame, now):
         d = cam.detector
-        d.detect(frame)
+        # the background learns in room time: tell it how long since this camera's last frame
+        d.detect(frame, self.clock.ticks_diff(now, cam.frame_at) if cam.frames else None)
+        cam.frame_at = now
         cam.frames += 1
         clock = self.clock
         publish = self._changed(cam, now)

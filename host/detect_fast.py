@@ -28,8 +28,10 @@ MASKED_BG = ref._MASKED_BG
 # the same groups (8-connected) and, seeding in pixel order, the same blob order.
 NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
 
-# The warm-room rule is the shared function itself, compiled: one implementation.
+# The warm-room rule and the learning step are the shared functions themselves, compiled:
+# one implementation.
 _contrast_threshold = njit(cache=True)(ref.contrast_threshold_cd)
+_learning_shift = njit(cache=True)(ref.learning_shift)
 
 # Columns of the per-frame summary: what the shared Detector exposes after detect()
 # (temperatures in centi-degrees, as its *_cd attributes).
@@ -97,7 +99,6 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                 max_person, max_blobs, hist, excess, labels, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
-    slow = shift + FRINGE_SLOWDOWN_SHIFT
     labels[:] = 0
     warm = 0
     for i in range(PIXELS):
@@ -111,9 +112,8 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
         elif e < fringe:
             bg[i] = b + (((t << BG_FRAC) - b) >> shift)
         else:
-            bg[i] = b + (((t << BG_FRAC) - b) >> slow)
             labels[i] = 3               # fringe: joins a group that reaches it, never starts one
-            excess[i] = t - (bg[i] >> BG_FRAC) - offset     # weighed after this frame's learning
+            excess[i] = e
     for i in masked:
         bg[i] = MASKED_BG
     total = np.int64(0)
@@ -210,6 +210,13 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                 stats[count, 9] = 0
                 people += 1
             count += 1
+    # fringe pixels no group took (a warm patch appearing slowly) are learned slowly;
+    # a group's fringe is part of someone and is not learned
+    slow = shift + FRINGE_SLOWDOWN_SHIFT
+    for i in range(PIXELS):
+        if labels[i] == 3:
+            b = bg[i]
+            bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
     for i in masked:
         total -= cd[i]
     quiet = unmasked - grouped
@@ -223,8 +230,9 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
 
 @njit(cache=True)
 def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
-                   shift, min_pixels, max_person, max_blobs, stats, summary):
-    """seen: [frames detected so far, ambient of the last one], carried between calls."""
+                   background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
+    """seen: [frames detected so far, ambient of the last one], carried between calls;
+    elapsed_ms: per frame, the time since the camera's last frame."""
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
     excess = np.zeros(PIXELS, np.int64)
@@ -237,6 +245,7 @@ def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled
         used = threshold
         if seen[0] > 0:
             used = _contrast_threshold(threshold, contrast_pct, seen[1])
+        shift = _learning_shift(background_ms, elapsed_ms[f])
         _detect_one(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
                     max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
         seen[0] += 1
@@ -247,22 +256,26 @@ def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled
 class FastDetector:
     """Bulk detection with the settings and running state of one camera.
 
-    detect_frames(frames) takes an (N, 768) array of C and returns (stats, summary):
+    detect_frames(frames, times_ms) takes an (N, 768) array of C and their capture times
+    (ms; without them, frames are frame_ms apart) and returns (stats, summary):
     stats (N, max_blobs, STAT_FIELDS) float32 laid out as the shared detector's stats,
     summary (N, SUMMARY_FIELDS) int64 (centi-degrees and counts); the background carries
     over between calls.
     """
 
     def __init__(self, threshold_c=5.0, min_pixels=5, max_person_c=40.0, mask=None,
-                 background_shift=7, max_blobs=24, contrast=0.45):
+                 background_s=32, max_blobs=24, contrast=0.45, frame_ms=250):
         # Validation is the shared detector's: one set of rules for both.
-        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_shift, max_blobs, contrast)
+        checked = ref.Detector(threshold_c, min_pixels, max_person_c, mask, background_s, max_blobs, contrast,
+                               frame_ms)
         self.threshold_cd = checked.threshold_cd
         self.contrast_pct = checked.contrast_pct
         self.seen = np.zeros(2, np.int64)
         self.min_pixels = checked.min_pixels
         self.max_person_cd = checked.max_person_cd
-        self.background_shift = checked.background_shift
+        self.background_ms = checked.background_ms
+        self.frame_ms = checked.frame_ms
+        self.last_t_ms = None          # capture time of the last frame seen
         self.max_blobs = checked.max_blobs
         self.mask = np.frombuffer(bytes(checked.mask), np.uint8).copy()
         self.masked = np.flatnonzero(self.mask).astype(np.int64)
@@ -273,13 +286,20 @@ class FastDetector:
         self.background[self.masked] = MASKED_BG
         self.primed = False
 
-    def detect_frames(self, frames):
+    def detect_frames(self, frames, times_ms=None):
         frames = np.ascontiguousarray(frames, dtype=np.float32).reshape(-1, PIXELS)
         n = frames.shape[0]
+        elapsed = np.full(n, self.frame_ms, np.int64)
+        if times_ms is not None and n:
+            times = np.asarray(times_ms, np.int64)
+            elapsed[1:] = np.diff(times)
+            if self.last_t_ms is not None:
+                elapsed[0] = times[0] - self.last_t_ms
+            self.last_t_ms = int(times[-1])
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
         self.primed = _detect_frames(frames, self.background, self.primed, self.masked, self.unmasked,
                                      self.masked_sampled, self.sampled, self.threshold_cd, self.contrast_pct,
-                                     self.seen, self.background_shift,
+                                     self.seen, self.background_ms, elapsed,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)
         return stats, summary

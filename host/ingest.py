@@ -41,14 +41,15 @@ class Observation:
         return (self.t_ms, self.node, self.cam, self.seq)
 
     def people(self):
-        """(col, row, at_edge) of the blobs the detector called people; at_edge is 1 when
-        the blob touches the image border (a partial view: its centroid lies inward)."""
+        """(col, row, at_edge, pixels, col0, row0, col1, row1) of the blobs the detector
+        called people; at_edge is 1 when the blob touches the image border (a partial view:
+        its centroid lies inward)."""
         b = self.blobs
         if not len(b):
-            return np.zeros((0, 3))
+            return np.zeros((0, 8))
         b = b[b[:, 9] == 0]
         edge = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
-        return np.column_stack([b[:, :2], edge])
+        return np.column_stack([b[:, :2], edge, b[:, 6], b[:, 2:6]])
 
 
 def observation_from_message(msg, source="mqtt"):
@@ -77,7 +78,7 @@ def observation_from_frame_message(msg, pixels, detector, source="mqtt"):
     """From a validated frame message (thermocc_shared.wire.parse_frame_message): the frame
     goes through the camera's detector (its background carries over between frames)."""
     frames = (np.frombuffer(pixels, "<i2").astype(np.float32) / 100).reshape(1, -1)
-    stats, summary = detector.detect_frames(frames)
+    stats, summary = detector.detect_frames(frames, [msg["t"]])
     return observations_from_stats(msg["node"], msg["cam"], [msg["seq"]], [msg["t"]], stats, summary, frames,
                                    msg["sync"], source)[0]
 
@@ -101,7 +102,7 @@ def read_log_folder(folder, node=None, detector_settings=None, published_only=Tr
     for cam, items in by_cam.items():
         frames = np.stack([t for _, t in items])
         det = fd.FastDetector(**(detector_settings or {}))
-        stats, summary = det.detect_frames(frames)
+        stats, summary = det.detect_frames(frames, [r["utc_ms"] for r, _ in items])
         raw = observations_from_stats(node, cam, [r["seq"] for r, _ in items], [r["utc_ms"] for r, _ in items],
                                       stats, summary, frames, source="sd-raw")
         raw_keys.update((o.cam, o.seq) for o in raw)
@@ -148,7 +149,7 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
             else:
                 raise ValueError("%s: camera %r is not node/cam and not in the room's cameras" % (path, name))
             det = detectors.setdefault((node, cam), fd.FastDetector(**(detector_settings or {})))
-            stats, summary = det.detect_frames(frames[sel])
+            stats, summary = det.detect_frames(frames[sel], times[sel])
             seq0 = seqs[(node, cam)]
             seqs[(node, cam)] += len(sel)
             out.extend(observations_from_stats(node, cam, np.arange(seq0, seq0 + len(sel)), times[sel],

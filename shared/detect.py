@@ -28,10 +28,11 @@
 #    brings the coat along, a fringe with no warm pixel is never a group); groups under
 #    min_pixels (default 5, fringe included) are dropped; groups whose peak is above max_person_c are hot objects (kettle,
 #    radiator), not people.
-# 6. Pixels clearly at background (excess < threshold / 2) pull B towards T by
-#    2**-background_shift per frame; the fringe (threshold / 2 .. threshold) 16 times
-#    more slowly, so a static warm patch is learned within minutes while a person's
-#    edge is barely touched; warm pixels are never learned.
+# 6. Pixels clearly at background (excess < threshold / 2) pull B towards T with a time
+#    constant of background_s seconds (a shift per frame from the time since the last
+#    one: learning_shift); fringe pixels no group took (a warm patch appearing slowly)
+#    16 times more slowly; pixels in a group, warm or fringe, never: a person who sits
+#    for hours stays whole.
 # The first frame primes B flat at its own median, so people present at power-up are
 # still found, and the wall/vignetting pattern is learned within a few time constants.
 from array import array
@@ -67,9 +68,10 @@ HIST_STEP_CD = const(5)                              # 0.05 C
 HIST_BLOCK = const(32)                               # bins summed at once by the median search
 HIST_LOW_CD = const(-1280)                    # -12.80 C: HIST_BINS * HIST_STEP_CD / 2 below 0
 BG_FRAC = const(8)                                   # background fixed point: 1/256 centi-degree
-# Pixels between threshold/2 and threshold over ambient (a person's fringe, or a warm
+# Pixels between threshold/2 and threshold over ambient that no group takes (a warm
 # patch appearing) are learned 2**FRINGE_SLOWDOWN_SHIFT times more slowly.
 FRINGE_SLOWDOWN_SHIFT = const(4)
+MAX_SHIFT = const(16)
 CD_MIN = const(-32768)
 CD_MAX = const(32767)
 _NOT_INT16 = const(-65536)     # bits that are set when v - CD_MIN is outside 0..65535
@@ -110,6 +112,21 @@ def contrast_threshold_cd(threshold_cd, contrast_pct, ambient_cd):
     if t < MIN_THRESHOLD_CD:
         t = MIN_THRESHOLD_CD
     return t if t < threshold_cd else threshold_cd
+
+
+def learning_shift(background_ms, elapsed_ms):
+    """The background's step for a frame elapsed_ms after the last: B moves 2**-shift of
+    the way, with 2**shift the largest power of two not above background_ms / elapsed_ms.
+    The time constant is in room time, not frames: a board at 4 Hz and a replay of one
+    frame every 30 s learn a slow change alike."""
+    if elapsed_ms <= 0:
+        return MAX_SHIFT
+    ratio = background_ms // elapsed_ms
+    shift = 0
+    while ratio > 1 and shift < MAX_SHIFT:
+        ratio >>= 1
+        shift += 1
+    return shift
 
 
 class DetectorConfigError(ValueError):
@@ -158,14 +175,17 @@ def _check_range(name, value, lo, hi, integer=False):
 
 class Detector:
     def __init__(self, threshold_c=5.0, min_pixels=5, max_person_c=40.0, mask=None,
-                 background_shift=7, max_blobs=24, contrast=0.45):
+                 background_s=32, max_blobs=24, contrast=0.45, frame_ms=250):
         # contrast: the warm-room rule's share of (skin - ambient); 0 turns it off.
         self.contrast_pct = int(round(100 * _check_range("contrast", contrast, 0, 1)))
         self.min_pixels = _check_range("min_pixels", min_pixels, 1, PIXELS, True)
         self.max_person_c = float(_check_range("max_person_c", max_person_c, 20, 200))
         self.max_person_cd = centi(self.max_person_c)
-        # The background moves 2**-background_shift of the way to each new frame (7: 1/128).
-        self.background_shift = _check_range("background_shift", background_shift, 0, 16, True)
+        # The background's time constant (s of room time); frame_ms is the frame interval
+        # assumed when detect() is not told the time since the last frame.
+        self.background_ms = int(1000 * _check_range("background_s", background_s, 0.1, 86400))
+        self.frame_ms = _check_range("frame_ms", frame_ms, 1, 3600000, True)
+        self.background_shift = learning_shift(self.background_ms, frame_ms)   # of the last frame
         self.max_blobs = _check_range("max_blobs", max_blobs, 1, 200, True)
         if mask is None:
             mask = bytearray(PIXELS)
@@ -182,7 +202,8 @@ class Detector:
         self.primed = False
         # Work buffers, allocated once.
         self.cd = array("h", bytes(2 * PIXELS))            # this frame in centi-degrees
-        self._warm = array("H", bytes(2 * PIXELS))         # indices of this frame's warm pixels
+        self._warm = array("H", bytes(2 * PIXELS))         # this frame's warm pixels from the
+        # start, its fringe pixels from the end (together at most PIXELS)
         self._labels = bytearray(_PAD_CELLS)               # padded grid, see _PAD_COLS
         self._stack = array("H", bytes(2 * PIXELS))        # padded indices
         self._hist = array("H", bytes(2 * HIST_BINS))
@@ -295,8 +316,9 @@ class Detector:
         self._flat_background(level)
         self.primed = True
 
-    def detect(self, frame):
+    def detect(self, frame, elapsed_ms=None):
         """Find the blobs of one frame (768 C, row-major 24 x 32); returns the blob count.
+        elapsed_ms: time since the camera's last frame (frame_ms when not given).
 
         The frame is an array('f') or a list of floats (numpy float32 scalars would do
         float32 arithmetic; the host uses its numba twin for numpy frames)."""
@@ -309,8 +331,8 @@ class Detector:
             threshold = contrast_threshold_cd(threshold, self.contrast_pct, self.ambient_cd)
         self.used_threshold_cd = threshold
         fringe = threshold // 2
-        shift = self.background_shift
-        slow = shift + FRINGE_SLOWDOWN_SHIFT
+        shift = self.background_shift = learning_shift(self.background_ms,
+                                                       self.frame_ms if elapsed_ms is None else elapsed_ms)
         # Compared in the background's fixed point, d = (T << BG_FRAC) - B, which the
         # update needs anyway, with the offset folded into the two limits. Exactly the
         # twin's tests on e = T - (B >> BG_FRAC) - o:
@@ -325,6 +347,7 @@ class Detector:
         labels = self._labels
         labels[0:_PAD_CELLS] = _LABELS_ZERO
         warm = 0
+        edge = PIXELS           # fringe pixels are listed from the end of warm_list down
         for i in range(PIXELS):
             b = bg[i]
             d = (cd[i] << BG_FRAC) - b
@@ -336,7 +359,8 @@ class Detector:
                 # Masked pixels land here (far below their background) and are reset below.
                 bg[i] = b + (d >> shift)
             else:
-                bg[i] = b + (d >> slow)
+                edge -= 1
+                warm_list[edge] = i
                 labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
         for i in self.masked:
             bg[i] = _MASKED_BG
@@ -353,6 +377,14 @@ class Detector:
         self.overflow = 0
         self.grouped_pixels = 0
         grouped_total = self._label(warm) if warm else 0
+        # Fringe pixels a group took have their labels cleared: they are part of someone.
+        # The rest (a warm patch appearing slowly) is learned at the slow rate.
+        slow = shift + FRINGE_SLOWDOWN_SHIFT
+        for n in range(edge, PIXELS):
+            i = warm_list[n]
+            if labels[i + _PAD_FIRST + ((i >> 5) << 1)]:
+                b = bg[i]
+                bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
         for i in self.masked:
             total -= cd[i]
         quiet = self.unmasked - self.grouped_pixels
@@ -365,8 +397,8 @@ class Detector:
         # their first warm pixel (row-major), as the twin reports them. Groups grow over
         # the warm and fringe pixels detect() marked (hysteresis): a head above a cold
         # coat brings the coat along, while fringe pixels with no warm pixel among them
-        # are never a group. A pixel's weight is its excess over the background after
-        # this frame's learning (fringe pixels learn slowly; warm ones not at all).
+        # are never a group. A pixel's weight is its excess over the background (pixels
+        # in a group are not learned).
         labels = self._labels
         warm_list = self._warm
         stack = self._stack

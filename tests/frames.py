@@ -64,7 +64,7 @@ def detector_cases():
         {"threshold_c": 3.0, "min_pixels": 1},
         {"threshold_c": 8.0, "min_pixels": 5, "max_person_c": 33.0},
         {"mask": [[0, 0, 3, 31], [10, 10, 12, 14]], "max_blobs": 3},
-        {"background_shift": 2, "min_pixels": 2},
+        {"background_s": 1, "min_pixels": 2},
         {"contrast": 0.0, "threshold_c": 4.0},
         {"contrast": 0.8, "threshold_c": 9.0},
     ]

@@ -42,7 +42,7 @@ def test_the_example_is_valid():
     ("sd.raw_every", -1, "sd.raw_every"),
     ("sd.enabled", 1, "sd.enabled"),
     ("detection.threshold_c", 0.1, "detection.threshold_c"),
-    ("detection.background_shift", 2.5, "detection.background_shift"),
+    ("detection.background_s", 0, "detection.background_s"),
     ("watchdog_s", "30", "watchdog_s"),
     ("cameras.0.refresh_hz", 3, "cameras[0].refresh_hz"),
     ("cameras.0.threshold_c", "warm", "cameras[0].threshold_c"),

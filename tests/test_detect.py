@@ -53,7 +53,7 @@ def test_nothing_in_an_empty_room_even_after_a_fast_air_change():
 
 
 def test_a_person_who_stays_is_not_learned_into_the_background():
-    d = det.Detector(background_shift=3)
+    d = det.Detector(background_s=2)
     f = frame_of(person())
     for _ in range(300):
         d.detect(f)
@@ -62,7 +62,7 @@ def test_a_person_who_stays_is_not_learned_into_the_background():
 
 
 def test_background_learns_a_warm_wall_below_threshold():
-    d = det.Detector(background_shift=3)
+    d = det.Detector(background_s=2)
     wall = person(peak=22.0)
     wall[:32] += 3.0               # top row 3 C warmer: below threshold, learned
     for _ in range(1000):          # above threshold / 2: learned at the slow fringe rate
@@ -115,7 +115,7 @@ def test_max_blobs_overflow_is_counted():
 
 
 @pytest.mark.parametrize("bad", [{"threshold_c": 0}, {"threshold_c": "5"}, {"min_pixels": 0},
-                                 {"max_person_c": 500}, {"background_shift": 20}, {"max_blobs": 0},
+                                 {"max_person_c": 500}, {"background_s": 0}, {"max_blobs": 0},
                                  {"mask": bytearray(10)}, {"contrast": 1.5}, {"contrast": -0.1}])
 def test_bad_settings_name_the_field(bad):
     with pytest.raises(det.DetectorConfigError) as e:
@@ -241,8 +241,8 @@ def test_micropython_gives_identical_output(tmp_path):
 # -- the numba twin ----------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(1, 12), case=st.sampled_from(detector_cases()),
-       adversarial_at=st.integers(-1, 11))
-def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at):
+       adversarial_at=st.integers(-1, 11), timed=st.booleans())
+def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at, timed):
     from thermocc.detect_fast import FastDetector, SUMMARY_FIELDS, AMBIENT, OFFSET, FRAME_MIN, FRAME_MAX, \
         FRAME_MEAN, WARM, COUNT, PEOPLE, HOT, SMALL, OVERFLOW
     rng = np.random.default_rng(seed)
@@ -255,10 +255,13 @@ def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at):
         kw["mask"] = det.mask_from_rects(kw["mask"])
     ref = det.Detector(**kw)
     fast = FastDetector(**kw)
-    stats, summary = fast.detect_frames(np.stack(frames))
+    # irregular frame times (a board that stalls, a replay of one frame in 30 s) or none
+    times = np.cumsum(rng.choice([0, 1, 125, 250, 900, 30000, 10 ** 7], n)) if timed else None
+    stats, summary = fast.detect_frames(np.stack(frames), times)
     assert summary.shape == (n, SUMMARY_FIELDS)
     for k, f in enumerate(frames):
-        ref.detect(array("f", np.asarray(f, np.float32).tobytes()))
+        elapsed = int(times[k] - times[k - 1]) if timed and k else None
+        ref.detect(array("f", np.asarray(f, np.float32).tobytes()), elapsed)
         row = summary[k]
         assert (int(row[COUNT]), int(row[PEOPLE]), int(row[HOT]), int(row[SMALL]), int(row[OVERFLOW]),
                 int(row[WARM])) == (ref.count, ref.people, ref.hot, ref.small, ref.overflow, ref.warm_pixels)
@@ -270,6 +273,44 @@ def test_numba_twin_equals_the_shared_detector(seed, n, case, adversarial_at):
         # only covers the final divisions, done in float64 before the float32 store.
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     assert list(fast.background) == list(ref.background)
+
+
+def test_background_learns_in_room_time_not_frames():
+    assert det.learning_shift(32000, 250) == 7          # 4 frames a second: 1/128 per frame
+    assert det.learning_shift(32000, 30000) == 0        # one frame in 30 s: all the way
+    assert det.learning_shift(32000, 0) == det.MAX_SHIFT
+    # a floor 2 C warmer after a minute: learned after 8 frames 30 s apart as after 960 at 4 Hz
+    slow, fast = det.Detector(), det.Detector()
+    empty, warmer = frame_of(np.full(768, 22.0)), frame_of(np.full(768, 22.0) + np.r_[np.zeros(384), np.full(384, 2.0)])
+    slow.detect(empty)
+    fast.detect(empty)
+    for _ in range(8):
+        slow.detect(warmer, 30000)
+    for _ in range(960):
+        fast.detect(warmer, 250)
+    for d in (slow, fast):
+        assert abs(d.background[700] / 25600 - 24.0) < 0.05 and abs(d.background[10] / 25600 - 22.0) < 0.05
+
+
+def test_a_seated_persons_fringe_is_not_learned():
+    # A person whose clothing reads in the fringe (between threshold/2 and threshold) under
+    # a warm head: the group takes the fringe, and it stays whole however long they sit.
+    img = np.full((24, 32), 22.0)
+    img[9:14, 10:15] = 25.5          # coat: 3.5 C over the floor (fringe at threshold 5)
+    img[11, 12] = 30.0               # head
+    d = det.Detector()
+    d.detect(frame_of(np.full(768, 22.0)))
+    for _ in range(200):             # 100 min at one frame in 30 s
+        d.detect(frame_of(img.ravel()), 30000)
+    assert d.people == 1 and d.blob(0)[6] == 25
+    # a coat-warm patch with no warm pixel (a patch appearing slowly) is learned instead
+    patch = np.full((24, 32), 22.0)
+    patch[2:5, 2:5] = 25.5
+    d.detect(frame_of(patch.ravel()), 30000)
+    before = d.background[3 * 32 + 3]
+    for _ in range(50):
+        d.detect(frame_of(patch.ravel()), 30000)
+    assert d.background[3 * 32 + 3] > before + 256 * 100
 
 
 def test_warm_room_lowers_the_threshold_to_a_share_of_the_skin_contrast():
