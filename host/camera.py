@@ -16,6 +16,13 @@ import numpy as np
 from thermocc.room import LENSES, CameraPose
 
 COLS, ROWS = 32, 24
+# One person as the cameras see them, for the expected size of a one-person blob: a
+# vertical cylinder of shoulder width from seat height to the top of a seated head
+# (anthropometry, not fitted to the simulator).
+PERSON_RADIUS_M = 0.25
+PERSON_BOTTOM_M = 0.4
+PERSON_TOP_M = 1.3
+_RING = np.linspace(0, 2 * math.pi, 16, endpoint=False)
 _BASE = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])   # columns: camera x, y, z in room axes
 
 
@@ -70,10 +77,71 @@ class CameraModel:
         visible = (c[:, 2] > 0) & (cols >= -0.5) & (cols <= COLS - 0.5) & (rows >= -0.5) & (rows <= ROWS - 0.5)
         return cols, rows, visible
 
+    def person_outline(self, x, y):
+        """Pixel outline (convex, (k, 2) cols/rows) of one person standing on floor point
+        (x, y), or None when part of them is behind the camera."""
+        from scipy.spatial import ConvexHull
+        xs = np.tile(x + PERSON_RADIUS_M * np.cos(_RING), 2)
+        ys = np.tile(y + PERSON_RADIUS_M * np.sin(_RING), 2)
+        zs = np.repeat([PERSON_BOTTOM_M, PERSON_TOP_M], len(_RING))
+        c = (np.column_stack([xs, ys, zs]) - self.origin) @ self.R          # camera coordinates
+        if (c[:, 2] <= 1e-6).any():
+            return None
+        pts = np.column_stack([self.fx * c[:, 0] / c[:, 2] + (COLS - 1) / 2, self.fy * c[:, 1] / c[:, 2] + (ROWS - 1) / 2])
+        return pts[ConvexHull(pts).vertices]
+
+    def person_area_px(self, x, y):
+        """Expected area in pixels of one person on floor point (x, y): their outline clipped
+        to the image (a person at the border is partly seen); 0 when not in view."""
+        outline = self.person_outline(x, y)
+        return 0.0 if outline is None else _clipped_area(outline, -0.5, -0.5, COLS - 0.5, ROWS - 0.5)
+
+    def group_area_px(self, spots, sub=4):
+        """Pixels covered by the union of the outlines of people at floor points `spots`
+        (overlapping people cover less than the sum of their areas), clipped to the image;
+        counted on a grid of sub x sub points per pixel over the outlines' bounding box."""
+        from matplotlib.path import Path
+        outlines = [o for o in (self.person_outline(x, y) for x, y in spots) if o is not None]
+        if not outlines:
+            return 0.0
+        pts = np.concatenate(outlines)
+        lo = np.maximum(np.floor(pts.min(axis=0) + 0.5) - 0.5, -0.5)
+        hi = np.minimum(np.ceil(pts.max(axis=0) + 0.5) - 0.5, [COLS - 0.5, ROWS - 0.5])
+        if (hi <= lo).any():
+            return 0.0
+        gx = np.arange(lo[0] + 0.5 / sub, hi[0], 1.0 / sub)
+        gy = np.arange(lo[1] + 0.5 / sub, hi[1], 1.0 / sub)
+        grid = np.column_stack([np.repeat(gx, len(gy)), np.tile(gy, len(gx))])
+        inside = np.zeros(len(grid), bool)
+        for o in outlines:
+            inside |= Path(o).contains_points(grid)
+        return inside.sum() / (sub * sub)
+
     def pixel_footprint(self, height_m):
         """Outline (4, 2) of the image at height_m (the edges of the corner pixels)."""
         corners = np.array([[-0.5, -0.5], [COLS - 0.5, -0.5], [COLS - 0.5, ROWS - 0.5], [-0.5, ROWS - 0.5]])
         return self.to_floor(corners[:, 0], corners[:, 1], height_m)
+
+
+def _clipped_area(polygon, x0, y0, x1, y1):
+    """Area of a convex polygon clipped to the rectangle x0..x1, y0..y1 (Sutherland-Hodgman)."""
+    pts = [tuple(p) for p in polygon]
+    for axis, bound, keep_above in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
+        kept = []
+        for i in range(len(pts)):
+            a, b = pts[i], pts[(i + 1) % len(pts)]
+            a_in = a[axis] >= bound if keep_above else a[axis] <= bound
+            b_in = b[axis] >= bound if keep_above else b[axis] <= bound
+            if a_in:
+                kept.append(a)
+            if a_in != b_in:
+                t = (bound - a[axis]) / (b[axis] - a[axis])
+                kept.append((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
+        pts = kept
+        if len(pts) < 3:
+            return 0.0
+    p = np.array(pts)
+    return 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1)))
 
 
 def coverage(room, height_m=None, cell_m=0.1):

@@ -9,9 +9,14 @@ border is a partial view whose centroid lies inward: its pairs get twice the gat
 closest pairs first, with complete linkage, and never hold two blobs of one camera (two
 blobs in one image are two people). A blob no other camera confirms stays one person,
 placed where its ray crosses the target height, unless its ray meets another camera's at
-floor level: then it is warm floor (a sun patch), nobody. Last, two people closer than
+floor level: then it is warm floor (a sun patch), nobody. Then two people closer than
 `body_m` whose blobs come from different cameras are one body: three or four views of
-one person whose rays do not all meet within the gate.
+one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
+the pixels of several people (a meeting round a table merges into one blob in every view)
+counts as that many: the largest m such that m people on a ring round the cluster's
+position would cover no more than its blobs' pixels, by the outlines
+CameraModel.group_area_px projects; they are placed on that ring. Only clusters that two
+cameras see are sized (one view cannot tell a group from a sun patch).
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
@@ -20,8 +25,8 @@ regions are where people are. Regions are not counted as people: a body is not a
 height, so each camera's view of it lands elsewhere on the grid (head beyond it, feet
 short of it) and one person seen by two cameras makes two regions. Instead each camera's
 warm pixel group that reaches a region becomes one detection, and the detections are
-associated by their rays exactly as in blob mode (tested: a rendered person anywhere is
-counted once in both modes). Only pixels inside the detector's person blobs take part
+associated (and groups sized by their pixels) exactly as in blob mode (tested: a rendered
+person anywhere is counted once in both modes). Only pixels inside the detector's person blobs take part
 (pipeline.person_pixels): monitors, sun and kettles stay the detector's business; the
 warm level follows the detector's warm-room rule.
 """
@@ -30,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from thermocc.camera import COLS, ROWS, CameraModel
+from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -207,6 +212,29 @@ def _merge_bodies(cams, label, people, k, body_m):
     return m
 
 
+# A cluster counts m people when its blobs' pixels fill what m people on a ring round it
+# would cover (the union of their outlines, so overlaps count once). One person's blob
+# measures 0.8-1.2 of one person's area (up to 1.9 when cut by the image border); two
+# people side by side cover about 1.6 areas, and their blob 1.7-2.3.
+GROUP_SPACING_M = 0.7          # people in a group keep about this far apart
+MAX_GROUP = 20
+AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
+
+
+def ring_radius(m, spread=0.0):
+    """Radius of the ring m people of a group stand on (0 for one person): at least
+    GROUP_SPACING_M between neighbours, wider when the blobs show the group spread wider."""
+    return 0.0 if m == 1 else max(GROUP_SPACING_M / 2, GROUP_SPACING_M * m / (2 * np.pi), spread)
+
+
+def group_ring(x, y, m, spread=0.0):
+    """Where m people of a group stand: a ring round (x, y)."""
+    if m == 1:
+        return [(x, y)]
+    radius = ring_radius(m, spread)
+    return [(x + radius * np.cos(2 * np.pi * j / m), y + radius * np.sin(2 * np.pi * j / m)) for j in range(m)]
+
+
 class BlobFusion:
     """Blob-mode fusion for one room: cameras' pixel rays are computed once here."""
 
@@ -217,9 +245,57 @@ class BlobFusion:
         self.gate_m, self.h_low, self.h_high = s.gate_m, s.person_height_range_m[0], s.person_height_range_m[1]
         self.body_m = s.body_m
         self.target_h = s.target_height_m
+        self._areas = {}
+
+    def group_area(self, cam, x, y, m, spread=0.0):
+        """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
+        key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), m, int(round(spread / AREA_CELL_M)))
+        area = self._areas.get(key)
+        if area is None:
+            if len(self._areas) > 100_000:
+                self._areas.clear()
+            spots = group_ring(key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, m, key[4] * AREA_CELL_M)
+            area = self._areas[key] = self.models[cam].group_area_px(spots)
+        return area
+
+    def group_spread(self, cams, boxes, members):
+        """Ring radius the group's blobs show: the widest floor extent (at the target height)
+        of a member's bounding box, less one person's width, halved."""
+        widest = 0.0
+        for i in members:
+            c0, r0, c1, r1 = boxes[i]
+            corners = self.models[cams[i]].to_floor([c0 - 0.5, c1 + 0.5, c0 - 0.5, c1 + 0.5],
+                                                     [r0 - 0.5, r0 - 0.5, r1 + 0.5, r1 + 0.5], self.target_h)
+            if np.isfinite(corners).all():
+                widest = max(widest, *(corners.max(axis=0) - corners.min(axis=0)))
+        return max(0.0, (widest - 2 * PERSON_RADIUS_M) / 2)
+
+    def group_sizes(self, cams, pixels, boxes, labels, people, only=None):
+        """People in each cluster (or in cluster `only`) and their ring's spread: the largest
+        m whose ring of m people its blobs' pixels fill, summed over the cameras that see it.
+        A cluster only one camera sees is one person: a large blob in one view may be a sun
+        patch."""
+        sizes = np.ones(len(people), np.int64)
+        spreads = np.zeros(len(people))
+        for c in range(len(people)) if only is None else (only,):
+            members = np.flatnonzero(labels == c)
+            if len(set(cams[members])) < 2:
+                continue           # one view cannot tell a group from warm floor: one person
+            n = pixels[members].sum()
+            x, y = people[c]
+            spreads[c] = spread = self.group_spread(cams, boxes, members)
+            while sizes[c] < MAX_GROUP:
+                need = sum(self.group_area(cams[i], x, y, sizes[c] + 1, spread) for i in members)
+                if need <= 0 or n < need:
+                    break
+                sizes[c] += 1
+        return sizes, spreads
 
     def fuse(self, detections):
-        """detections: list of (camera index, col, row[, at_edge]). Returns people (k, 2) and labels."""
+        """detections: list of (camera index, col, row[, at_edge[, pixels[, col0, row0, col1, row1]]]).
+        Returns people (k, 2)
+        and labels (per detection, the first person of its cluster; -1 for none). With the
+        blobs' pixel counts, a cluster that holds a group counts as the group's size."""
         if not detections:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
         det = np.array(detections, np.float64)
@@ -237,7 +313,58 @@ class BlobFusion:
         at_edge = det[:, 3] > 0 if det.shape[1] > 3 else np.zeros(len(det), np.bool_)
         labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m,
                                       at_edge)
+        if det.shape[1] > 4 and len(people):
+            boxes = det[:, 5:9] if det.shape[1] > 8 else np.tile(det[:, 1:3], 2)
+            people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people)
+            people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
+
+    def _merge_groups(self, cams, pixels, boxes, labels, people):
+        """Group sizes, then: two clusters whose rings overlap, seen by disjoint cameras, are
+        one group (a camera that sees only the near side of a group makes a cluster of its
+        own beside the others'); the merged cluster is sized again from all its blobs.
+        Returns (people, labels, sizes, spreads) with the clusters renumbered."""
+        people = people.copy()
+        labels = labels.copy()
+        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people)
+        alive = np.ones(len(people), bool)
+        while True:
+            best, pair = np.inf, None
+            for a in np.flatnonzero(alive):
+                for b in np.flatnonzero(alive):
+                    if b <= a or max(sizes[a], sizes[b]) == 1:
+                        continue
+                    d = np.hypot(*(people[a] - people[b]))
+                    if d >= ring_radius(sizes[a], spreads[a]) + ring_radius(sizes[b], spreads[b]) or d >= best:
+                        continue
+                    if set(cams[labels == a]) & set(cams[labels == b]):
+                        continue
+                    best, pair = d, (a, b)
+            if pair is None:
+                break
+            a, b = pair
+            wa, wb = pixels[labels == a].sum(), pixels[labels == b].sum()
+            people[a] = (people[a] * wa + people[b] * wb) / (wa + wb)
+            labels[labels == b] = a
+            alive[b] = False
+            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a)
+            sizes[a], spreads[a] = size[a], spread[a]
+        keep = np.flatnonzero(alive)
+        new = np.full(len(people), -1)
+        new[keep] = np.arange(len(keep))
+        return people[keep], np.where(labels >= 0, new[np.maximum(labels, 0)], -1), sizes[keep], spreads[keep]
+
+    @staticmethod
+    def _spread_groups(people, labels, sizes, spreads):
+        """A cluster of size m > 1 becomes m people on its ring."""
+        if (sizes == 1).all():
+            return people, labels
+        out, first = [], np.zeros(len(people), np.int64)
+        for c, (x, y) in enumerate(people):
+            first[c] = len(out)
+            out.extend(group_ring(x, y, sizes[c], spreads[c]))
+        labels = np.where(labels >= 0, first[np.maximum(labels, 0)], -1)
+        return np.array(out, float).reshape(-1, 2), labels
 
 
 # -- frame mode ----------------------------------------------------------------------------
@@ -374,7 +501,8 @@ class FrameFusion:
                 w = excess[pix] + 0.01
                 rows, cols = np.divmod(pix, COLS)
                 at_edge = bool(rows.min() == 0 or rows.max() == ROWS - 1 or cols.min() == 0 or cols.max() == COLS - 1)
-                dets.append((cam, (cols * w).sum() / w.sum(), (rows * w).sum() / w.sum(), at_edge))
+                dets.append((cam, (cols * w).sum() / w.sum(), (rows * w).sum() / w.sum(), at_edge, len(pix),
+                             cols.min(), rows.min(), cols.max(), rows.max()))
         if not dets:
             return np.zeros((0, 2))
         people, _ = self.association.fuse(dets)

@@ -116,8 +116,7 @@ class RoomPipeline:
             dets = []
             for k, o in enumerate(self.latest):
                 if ok[k]:
-                    for col, row, at_edge in o.people():
-                        dets.append((k, col, row, at_edge))
+                    dets += [(k, *blob) for blob in o.people()]
             people, _ = self.fusion.fuse(dets)
         if n_ok == 0:
             people = np.zeros((0, 2))
