@@ -378,13 +378,16 @@ class Detector:
         self.grouped_pixels = 0
         grouped_total = self._label(warm) if warm else 0
         # Fringe pixels a group took have their labels cleared: they are part of someone.
-        # The rest (a warm patch appearing slowly) is learned at the slow rate.
-        slow = shift + FRINGE_SLOWDOWN_SHIFT
-        for n in range(edge, PIXELS):
-            i = warm_list[n]
-            if labels[i + _PAD_FIRST + ((i >> 5) << 1)]:
-                b = bg[i]
-                bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
+        # The rest (a warm patch appearing slowly) is learned at the slow rate. Groups hold
+        # every warm pixel, so when they hold as many more as there are fringe pixels,
+        # none is left and the pass is skipped (the usual case with people about).
+        if self.grouped_pixels - warm < PIXELS - edge:
+            slow = shift + FRINGE_SLOWDOWN_SHIFT
+            for n in range(edge, PIXELS):
+                i = warm_list[n]
+                if labels[i + _PAD_FIRST + ((i >> 5) << 1)]:
+                    b = bg[i]
+                    bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
         for i in self.masked:
             total -= cd[i]
         quiet = self.unmasked - self.grouped_pixels
