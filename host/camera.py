@@ -90,12 +90,6 @@ class CameraModel:
         pts = np.column_stack([self.fx * c[:, 0] / c[:, 2] + (COLS - 1) / 2, self.fy * c[:, 1] / c[:, 2] + (ROWS - 1) / 2])
         return pts[ConvexHull(pts).vertices]
 
-    def person_area_px(self, x, y):
-        """Expected area in pixels of one person on floor point (x, y): their outline clipped
-        to the image (a person at the border is partly seen); 0 when not in view."""
-        outline = self.person_outline(x, y)
-        return 0.0 if outline is None else _clipped_area(outline, -0.5, -0.5, COLS - 0.5, ROWS - 0.5)
-
     def group_area_px(self, spots, sub=4):
         """Pixels covered by the union of the outlines of people at floor points `spots`
         (overlapping people cover less than the sum of their areas), clipped to the image;
@@ -121,27 +115,6 @@ class CameraModel:
         """Outline (4, 2) of the image at height_m (the edges of the corner pixels)."""
         corners = np.array([[-0.5, -0.5], [COLS - 0.5, -0.5], [COLS - 0.5, ROWS - 0.5], [-0.5, ROWS - 0.5]])
         return self.to_floor(corners[:, 0], corners[:, 1], height_m)
-
-
-def _clipped_area(polygon, x0, y0, x1, y1):
-    """Area of a convex polygon clipped to the rectangle x0..x1, y0..y1 (Sutherland-Hodgman)."""
-    pts = [tuple(p) for p in polygon]
-    for axis, bound, keep_above in ((0, x0, True), (0, x1, False), (1, y0, True), (1, y1, False)):
-        kept = []
-        for i in range(len(pts)):
-            a, b = pts[i], pts[(i + 1) % len(pts)]
-            a_in = a[axis] >= bound if keep_above else a[axis] <= bound
-            b_in = b[axis] >= bound if keep_above else b[axis] <= bound
-            if a_in:
-                kept.append(a)
-            if a_in != b_in:
-                t = (bound - a[axis]) / (b[axis] - a[axis])
-                kept.append((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
-        pts = kept
-        if len(pts) < 3:
-            return 0.0
-    p = np.array(pts)
-    return 0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], 1)) - np.dot(p[:, 1], np.roll(p[:, 0], 1)))
 
 
 def coverage(room, height_m=None, cell_m=0.1):
