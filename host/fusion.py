@@ -327,6 +327,8 @@ class BlobFusion:
         people = people.copy()
         labels = labels.copy()
         sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people)
+        if (sizes == 1).all():
+            return people, labels, sizes, spreads       # no group: nothing to merge (most ticks)
         alive = np.ones(len(people), bool)
         while True:
             best, pair = np.inf, None
