@@ -40,6 +40,34 @@ def test_person_reads_warmer_the_more_of_a_pixel_they_cover():
     assert (winter <= summer + 1e-9).all() and winter.sum() < summer.sum()
 
 
+def test_sunlit_floor_warms_and_cools_with_its_time_constant():
+    tau = 300.0
+    lagged = RoomRenderer(ROOM, RenderSettings(drift_c=0.0, sun_floor_s=tau))
+    instant = RoomRenderer(ROOM, RenderSettings(drift_c=0.0, sun_floor_s=0.0))
+    noon = 12 * 3600.0
+    x0, y0, x1, _ = instant.sun_patch(noon)
+    spot = (np.array([x0 + 0.2]), np.array([y0 + 0.6]))   # lit from 12:00 until the patch moves on
+    assert lagged.sun_floor_excess(*spot, noon - 60)[0] == 0.0
+    # a step on at noon: the floor follows 1 - exp(-t / tau), the instant patch is at full strength
+    for t in (60.0, 300.0, 900.0):
+        assert lagged.sun_floor_excess(*spot, noon + t)[0] == pytest.approx(7.0 * (1 - np.exp(-t / tau)))
+        assert instant.sun_floor_excess(*spot, noon + t)[0] == 7.0
+    # once the patch has passed, the floor cools with the same time constant
+    t_off = next(t for t in np.arange(noon, noon + 3 * 3600, 10.0) if instant.sun_floor_excess(*spot, t)[0] == 0)
+    assert lagged.sun_floor_excess(*spot, t_off - 10)[0] == pytest.approx(7.0, abs=0.01)   # lit ~36 min
+    warm = lagged.sun_floor_excess(*spot, t_off)[0]
+    assert lagged.sun_floor_excess(*spot, t_off + tau)[0] == pytest.approx(warm * np.exp(-1), rel=0.01)
+    # the instant patch is exactly the rectangle sun_patch() reports
+    xs, ys = np.meshgrid(np.linspace(0, 12, 241), np.linspace(0, 7, 141))
+    for t in (noon + 3600, noon + 4.5 * 3600):
+        px0, py0, px1, py1 = instant.sun_patch(t)
+        inside = (xs > px0 + 1e-6) & (xs < px1 - 1e-6) & (ys >= py0) & (ys <= py1)
+        outside = (xs < px0 - 1e-6) | (xs > px1 + 1e-6) | (ys > py1)
+        lit = instant.sun_floor_excess(xs, ys, t) > 0
+        assert lit[inside].all() and not lit[outside].any()
+    # and rendered through the cameras, a lagged patch reads warmer an hour on than just after noon
+    assert lagged.render(noon + 3600, []).max() > lagged.render(noon + 60, []).max() + 3
+
 @pytest.mark.parametrize("refresh_hz", [2, 8])
 def test_noise_through_sensor_and_driver_matches_the_datasheet_table(refresh_hz):
     from thermocc_device.mlx90640 import MLX90640

@@ -9,7 +9,8 @@ or far off-axis, reads colder than skin. What rays can hit, nearest first:
   objects  monitors (on while their desk is used), a radiator in the heating season, a
            kettle in the pantry when someone is there, as horizontal hot rectangles
   floor    air temperature with a slow daily drift, plus a sunlit patch that moves along
-           the window wall in the afternoon (configurable)
+           the window wall in the afternoon (configurable); the floor under it warms and
+           cools with a time constant (sun_floor_s), as a real floor surface does
 The result goes to the register-level sensor simulator, which adds the datasheet noise.
 """
 from __future__ import annotations
@@ -31,6 +32,11 @@ class RenderSettings:
     winter_clothing: bool = False
     sun: bool = True                  # afternoon sun patch on the floor
     sun_excess_c: float = 7.0
+    # Time constant (s) of the sunlit floor's surface temperature. A carpet (thermal
+    # effusivity e ~ 125 W s^0.5/m2K) exchanging h ~ 8 W/m2K with the room reaches its
+    # sunlit temperature on a time scale (e/h)^2 ~ 4 min; wood (~400) takes ~40 min,
+    # concrete hours. 300 s is the fast end; 0 makes the patch appear and vanish at once.
+    sun_floor_s: float = 300.0
     radiator: bool = False
     radiator_c: float = 45.0
     radiator_at: tuple = (10.5, 0.15, 0.8)   # x, y, height of the radiator's top (m)
@@ -75,22 +81,60 @@ class RoomRenderer:
                 objs.append((c[0] - 0.45, c[1] - 0.45, c[0] - 0.25, c[1] - 0.25, 0.95, s.kettle_c))
         return objs
 
+    SUN_START_H, SUN_END_H, SUN_HALF_W, SUN_DEPTH = 12.0, 17.0, 0.7, 1.2
+
+    def _sun_centre_x(self, hour):
+        """x of the patch's centre at hour (12:00-17:00): it moves from one end of the
+        window wall (y = y0) to the other."""
+        x0, _, x1, _ = self.bounds
+        return x1 - 1.0 - (hour - self.SUN_START_H) / (self.SUN_END_H - self.SUN_START_H) * (x1 - x0 - 2.0)
+
     def sun_patch(self, t_s):
         """(x0, y0, x1, y1) of the sunlit floor patch, or None outside 12:00-17:00."""
         hour = (t_s / 3600.0) % 24
-        if not self.settings.sun or not 12.0 <= hour <= 17.0:
+        if not self.settings.sun or not self.SUN_START_H <= hour <= self.SUN_END_H:
             return None
-        x0, y0, x1, _ = self.bounds
-        f = (hour - 12.0) / 5.0
-        cx = x1 - 1.0 - f * (x1 - x0 - 2.0)
-        return (cx - 0.7, y0, cx + 0.7, y0 + 1.2)
+        _, y0, _, _ = self.bounds
+        cx = self._sun_centre_x(hour)
+        return (cx - self.SUN_HALF_W, y0, cx + self.SUN_HALF_W, y0 + self.SUN_DEPTH)
+
+    def sun_floor_excess(self, fx, fy, t_s):
+        """How much warmer than the air the floor is at points (fx, fy) at t_s (C): the
+        sun's excess, filtered by the floor's first-order response (sun_floor_s) to the
+        time each point has been lit. The patch moves at a constant speed, so each point's
+        lit interval is known in closed form and the filter needs no state."""
+        s = self.settings
+        excess = np.zeros(np.shape(fx))
+        if not s.sun:
+            return excess
+        day = t_s % 86400.0
+        start, end = self.SUN_START_H * 3600.0, self.SUN_END_H * 3600.0
+        if day < start:
+            return excess
+        _, y0, _, _ = self.bounds
+        # the centre passes x at c(t) = c_start - speed (t - start); a point is lit while
+        # |c(t) - x| <= half width, i.e. from t_on to t_off, within the sun's hours
+        c_start = self._sun_centre_x(self.SUN_START_H)
+        speed = (c_start - self._sun_centre_x(self.SUN_END_H)) / (end - start)
+        t_on = np.clip(start + (c_start - fx - self.SUN_HALF_W) / speed, start, end)
+        t_off = np.clip(start + (c_start - fx + self.SUN_HALF_W) / speed, start, end)
+        in_band = (fy >= y0) & (fy <= y0 + self.SUN_DEPTH) & (t_on < t_off) & (t_on <= day)
+        a, b = t_on, np.minimum(t_off, day)
+        if s.sun_floor_s <= 0:
+            lit = in_band & (day <= t_off)
+            excess[lit] = s.sun_excess_c
+            return excess
+        tau = s.sun_floor_s
+        # response at `day` to a unit step on at a and off at b (b = day while still lit)
+        resp = np.exp(-(day - b) / tau) - np.exp(-(day - a) / tau)
+        excess[in_band] = s.sun_excess_c * resp[in_band]
+        return excess
 
     def render(self, t_s, people, monitors=()):
         """Object temperatures (n_cameras, 768) for people [(agent, x, y, posture, zone)]."""
         s = self.settings
         air = air_temperature(s, t_s)
         objs = self.objects(t_s, people, monitors)
-        sun = self.sun_patch(t_s)
         k_cloth = 0.3 if s.winter_clothing else 0.55
         head_c = air + 0.8 * (34.0 - air)
         cloth_c = air + k_cloth * (34.0 - air)
@@ -100,11 +144,8 @@ class RoomRenderer:
             # floor (z = 0); rays that leave the floor polygon's box end on a wall at air temperature
             t_best = -o[2] / d[:, 2]
             temp = np.full(len(d), air)
-            if sun is not None:
-                fx = o[0] + t_best * d[:, 0]
-                fy = o[1] + t_best * d[:, 1]
-                lit = (fx >= sun[0]) & (fx <= sun[2]) & (fy >= sun[1]) & (fy <= sun[3])
-                temp[lit] = air + s.sun_excess_c
+            if s.sun:
+                temp += self.sun_floor_excess(o[0] + t_best * d[:, 0], o[1] + t_best * d[:, 1], t_s)
             for x0, y0, x1, y1, h, tc in objs:
                 t = (h - o[2]) / d[:, 2]
                 px, py = o[0] + t * d[:, 0], o[1] + t * d[:, 1]
