@@ -19,7 +19,8 @@ Scenarios (fixed; the tool reports misses, the scenarios are not tuned to pass):
   warm room 28 C    air at 28 C (people only ~6 C warmer than the floor)
   winter clothing   20 C air, heavy clothing lowers the body's apparent temperature
   one camera offline  node-b/cam2 unplugged for the whole run
-  sunlit afternoon  12:00-17:00 with a strong sun patch (+10 C) moving over the floor
+  sunlit afternoon  12:00-17:00 with a strong sun patch (+10 C) moving over the floor (in every
+                    scenario the sunlit floor warms and cools with a 5 min time constant)
 
 Targets (default scenario set, full pipeline in blob mode): exact-count rate >= 98.5 %,
 count MAE <= 0.02, presence F1 >= 0.995, mean position error <= 0.25 m.
