@@ -47,24 +47,33 @@ _BLOB = ('%s{"x":%d.%03d,"y":%d.%03d,"box":[%d,%d,%d,%d],"n":%d,"peak":%s%d.%02d
          '"kind":"%s"}')
 
 
-def _sign(value):
-    return "-" if value < 0 else ""
-
-
 def blob_message(record, node, camera):
     """JSON text of one blob message from a decoded RECORD_BLOBS (thermocc_shared.logformat)."""
     r = record
     amb, lo, hi, mean = r["ambient"], r["min"], r["max"], r["mean"]
+    # Signs are tested inline, not by a helper: a call per field costs on the board.
+    sa = sl = sh = sm = ""
+    if amb < 0:
+        sa, amb = "-", -amb
+    if lo < 0:
+        sl, lo = "-", -lo
+    if hi < 0:
+        sh, hi = "-", -hi
+    if mean < 0:
+        sm, mean = "-", -mean
     parts = [_HEAD % (SCHEMA, node, camera, r["seq"], r["utc_ms"], "true" if r["flags"] & 1 else "false",
-                      _sign(amb), abs(amb) // 100, abs(amb) % 100, _sign(lo), abs(lo) // 100, abs(lo) % 100,
-                      _sign(hi), abs(hi) // 100, abs(hi) % 100, _sign(mean), abs(mean) // 100, abs(mean) % 100,
-                      r["warm"], r["small"], r["overflow"])]
+                      sa, amb // 100, amb % 100, sl, lo // 100, lo % 100, sh, hi // 100, hi % 100,
+                      sm, mean // 100, mean % 100, r["warm"], r["small"], r["overflow"])]
     sep = ""
     for cx, cy, c0, r0, c1, r1, n, peak, mean, kind in r["blobs"]:
         # cx, cy are milli-pixels from 0 (unsigned in the record).
+        ps, ms = "", ""
+        if peak < 0:
+            ps, peak = "-", -peak
+        if mean < 0:
+            ms, mean = "-", -mean
         parts.append(_BLOB % (sep, cx // 1000, cx % 1000, cy // 1000, cy % 1000, c0, r0, c1, r1, n,
-                              _sign(peak), abs(peak) // 100, abs(peak) % 100,
-                              _sign(mean), abs(mean) // 100, abs(mean) % 100,
+                              ps, peak // 100, peak % 100, ms, mean // 100, mean % 100,
                               KIND_NAMES[kind] if kind < 2 else "hot"))
         sep = ","
     parts.append("]}")
