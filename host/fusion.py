@@ -9,7 +9,9 @@ border is a partial view whose centroid lies inward: its pairs get twice the gat
 closest pairs first, with complete linkage, and never hold two blobs of one camera (two
 blobs in one image are two people). A blob no other camera confirms stays one person,
 placed where its ray crosses the target height, unless its ray meets another camera's at
-floor level: then it is warm floor (a sun patch), nobody. Then two people closer than
+floor level: then it is warm floor (a sun patch), nobody. A pair with a blob cut by the
+border is no evidence of floor (its centroid is pulled inward, so the meeting height is
+off; it pairs as one body from 0 m up). Then two people closer than
 `body_m` whose blobs come from different cameras are one body: three or four views of
 one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
 the pixels of several people (a meeting round a table merges into one blob in every view)
@@ -65,7 +67,8 @@ def _ray_meeting(o1, d1, o2, d2):
 def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0, at_edge=None):
     """Cluster detections into people. Returns (labels per detection, -1 for none; people (k, 2) xy, k).
     A detection no other camera confirms at person heights, whose ray meets another
-    camera's at floor height (below h_low), is warm floor (sun, a spill), not a person.
+    camera's at floor height (below h_low), is warm floor (sun, a spill), not a person;
+    pairs with an at_edge detection are never floor evidence and meet a body from 0 m.
     body_m > 0: then clusters with no camera in common whose people are closer than body_m
     are one person (one body seen inconsistently by three or four cameras)."""
     n = cams.shape[0]
@@ -83,12 +86,16 @@ def associate(cams, origins, dirs, floor_xy, gate_m, h_low, h_high, body_m=0.0, 
             if cams[i] == cams[j]:
                 continue
             dd, h, x, y = _ray_meeting(origins[i], dirs[i], origins[j], dirs[j])
-            # a blob cut by the image border has its centroid pulled inward: twice the gate
-            gate = 2 * gate_m if at_edge[i] or at_edge[j] else gate_m
-            if dd <= gate and -h_low < h < h_low:       # at floor level
+            # a blob cut by the image border has its centroid pulled inward: twice the gate,
+            # and the height where its ray meets another is no evidence of warm floor (the
+            # view of a group at the border meets the others low); from 0 m it is a body
+            edge = at_edge[i] or at_edge[j]
+            gate = 2 * gate_m if edge else gate_m
+            low = 0.0 if edge else h_low
+            if dd <= gate and -h_low < h < h_low and not edge:       # at floor level
                 on_floor[i] = True
                 on_floor[j] = True
-            if dd <= gate and h_low <= h <= h_high:
+            if dd <= gate and low <= h <= h_high:
                 dist[i, j] = dd
                 dist[j, i] = dd
                 mid[i, j, 0] = x

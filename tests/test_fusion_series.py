@@ -97,6 +97,21 @@ def test_warm_floor_seen_by_two_cameras_is_nobody():
     assert k == 1 and labels.tolist() == [-1, -1, 0] and people[0].tolist() == [4.0, 0.0]
 
 
+
+def test_border_cut_blobs_meeting_low_are_a_body_not_warm_floor():
+    """Two views that meet at 0.15 m are warm floor, unless one is cut by the image border:
+    a cut blob's centroid is pulled inward, so where its ray meets is off (the views of a
+    meeting at the border of two cameras meet that low), and the pair is one person."""
+    o = np.array([[0.0, 0, 3], [2.0, 0, 3]])
+    d = np.array([[1.0, 0, -2.85], [-1.0, 0, -2.85]])        # meet at (1, 0, 0.15)
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    floor = np.array([[0.6, 0], [1.4, 0]])
+    labels, people, k = associate(np.array([0, 1]), o, d, floor, 0.3, 0.3, 2.0)
+    assert k == 0 and labels.tolist() == [-1, -1]
+    labels, people, k = associate(np.array([0, 1]), o, d, floor, 0.3, 0.3, 2.0, 0.0, np.array([True, False]))
+    assert k == 1 and labels.tolist() == [0, 0] and np.allclose(people[0], [1.0, 0.0])
+
+
 # -- series ------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 12), st.lists(st.floats(0, 4), min_size=5, max_size=5)), min_size=1,
