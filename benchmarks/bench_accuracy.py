@@ -240,13 +240,17 @@ def main(argv=None):
             tag = "%s-%s" % (name.replace(" ", "_"), date.isoformat())
             data, work = out / "sim" / tag, out / "runs" / tag
             shutil.rmtree(work, ignore_errors=True)
-            if not (data / "complete").exists():      # simulated once; an interrupted one is redone
+            # one seed per date: the behaviour draws a day from its seed alone, so one seed
+            # for every day of the week would simulate the same day five times
+            seed = a.seed + (date - MONDAY).days
+            done = data / "complete"                   # holds the seed it was simulated with
+            if not done.exists() or done.read_text() != str(seed):   # an interrupted one is redone
                 shutil.rmtree(data, ignore_errors=True)
                 print("simulating %s, %s %02d:00 + %.0f h ..." % (name, date, start_hour, hours), file=sys.stderr)
-                simulate_files(data, hours=hours, start_hour=start_hour, seed=a.seed, scenario=behaviour,
+                simulate_files(data, hours=hours, start_hour=start_hour, seed=seed, scenario=behaviour,
                                render_settings=settings, start_date=date, frame_interval_s=a.frame_interval_s,
                                raw_every=1, quiet=True)
-                (data / "complete").write_text("")
+                done.write_text(str(seed))
             per_day.append(run_variants(data, work, zones))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
         notes[name] = causes(settings, start_hour, hours)
