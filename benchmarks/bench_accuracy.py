@@ -215,8 +215,10 @@ def causes(settings, start_hour, hours):
             views.append(sum(bool(m.to_pixel([cx], [cy], 0.0)[2][0]) for m in models))
         if views:
             one = np.mean([v == 1 for v in views])
-            notes.append("the sun patch is seen by one camera %.0f %% of the time: one view cannot tell warm "
-                         "floor from a person (two views place it at floor height and it is dropped)" % (100 * one))
+            notes.append("the sun patch is seen by one camera %.0f %% of the time: the background learns the "
+                         "floor as it warms, but not under someone seated, so when they leave, sunlit floor there "
+                         "is a person to that camera until the patch moves on (two views place it at floor height "
+                         "and drop it)" % (100 * one))
     return notes
 
 
