@@ -9,7 +9,9 @@ border is a partial view whose centroid lies inward: its pairs get twice the gat
 closest pairs first, with complete linkage, and never hold two blobs of one camera (two
 blobs in one image are two people). A blob no other camera confirms stays one person,
 placed where its ray crosses the target height, unless its ray meets another camera's at
-floor level: then it is warm floor (a sun patch), nobody. A pair with a blob cut by the
+floor level: then it is warm floor (a sun patch), nobody, or it holds too few pixels for a
+whole person there (min_lone_fraction; past an image border where the room goes on, a
+person may be partly out of view): then it is a fragment of something else, nobody. A pair with a blob cut by the
 border is no evidence of floor (its centroid is pulled inward, so the meeting height is
 off; it pairs as one body from 0 m up). Then two people closer than
 `body_m` whose blobs come from different cameras are one body: three or four views of
@@ -226,6 +228,7 @@ def _merge_bodies(cams, label, people, k, body_m):
 GROUP_SPACING_M = 0.7          # people in a group keep about this far apart
 MAX_GROUP = 20
 AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
+EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen person may stand
 
 
 def ring_radius(m, spread=0.0):
@@ -242,6 +245,13 @@ def group_ring(x, y, m, spread=0.0):
     return [(x + radius * np.cos(2 * np.pi * j / m), y + radius * np.sin(2 * np.pi * j / m)) for j in range(m)]
 
 
+def _keep_clusters(people, labels, keep):
+    """The people where keep (bool per person) is set, with labels renumbered (-1: none)."""
+    new = np.full(len(people), -1)
+    new[keep] = np.arange(int(keep.sum()))
+    return people[keep], np.where(labels >= 0, new[np.maximum(labels, 0)], -1)
+
+
 class BlobFusion:
     """Blob-mode fusion for one room: cameras' pixel rays are computed once here."""
 
@@ -252,6 +262,7 @@ class BlobFusion:
         self.gate_m, self.h_low, self.h_high = s.gate_m, s.person_height_range_m[0], s.person_height_range_m[1]
         self.body_m = s.body_m
         self.target_h = s.target_height_m
+        self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
 
     def group_area(self, cam, x, y, m, spread=0.0):
@@ -321,6 +332,7 @@ class BlobFusion:
         labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m,
                                       at_edge)
         if det.shape[1] > 4 and len(people):
+            people, labels = self._drop_fragments(cams, det, labels, people)
             boxes = det[:, 5:9] if det.shape[1] > 8 else np.tile(det[:, 1:3], 2)
             people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
@@ -358,10 +370,47 @@ class BlobFusion:
             alive[b] = False
             size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a)
             sizes[a], spreads[a] = size[a], spread[a]
-        keep = np.flatnonzero(alive)
-        new = np.full(len(people), -1)
-        new[keep] = np.arange(len(keep))
-        return people[keep], np.where(labels >= 0, new[np.maximum(labels, 0)], -1), sizes[keep], spreads[keep]
+        people, labels = _keep_clusters(people, labels, alive)
+        return people, labels, sizes[alive], spreads[alive]
+
+    def _drop_fragments(self, cams, det, labels, people):
+        """A cluster of one blob (one camera sees it) holding fewer than min_lone_fraction
+        of the pixels one whole person would show there (lone_person_area) is not a
+        person: the corner of a monitor whose user has gone, say. People fill 0.5-1.3 of
+        that area."""
+        if self.min_lone_fraction <= 0:
+            return people, labels
+        keep = np.ones(len(people), bool)
+        members = np.bincount(labels[labels >= 0], minlength=len(people))
+        for i in np.flatnonzero(labels >= 0):
+            c = labels[i]
+            if members[c] == 1 and det[i, 4] < self.min_lone_fraction * self.group_area(cams[i], *people[c], 1):
+                keep[c] = det[i, 4] >= self.min_lone_fraction * self.lone_person_area(cams[i], people[c], det[i])
+        if keep.all():
+            return people, labels
+        return _keep_clusters(people, labels, keep)
+
+    def lone_person_area(self, cam, xy, blob):
+        """The fewest pixels one whole person could show in camera cam for this blob (camera
+        index, col, row, at_edge, pixels, col0, row0, col1, row1): one person at xy, or, when
+        the blob touches the image border, one standing further out across that border
+        wherever the room goes on there (partly out of view, so smaller; the image clips the
+        area). Beyond a border that looks past a wall nobody can stand."""
+        area = self.group_area(cam, xy[0], xy[1], 1)
+        if len(blob) < 9 or blob[3] <= 0:
+            return area
+        col, row = blob[1], blob[2]
+        c0, r0, c1, r1 = blob[5:9]
+        model = self.models[cam]
+        for dc, dr, touches, to_border in ((-1, 0, c0 <= 0, col + 0.5), (1, 0, c1 >= COLS - 1, COLS - 0.5 - col),
+                                           (0, -1, r0 <= 0, row + 0.5), (0, 1, r1 >= ROWS - 1, ROWS - 0.5 - row)):
+            if not touches:
+                continue
+            steps = np.arange(0.5, to_border + EDGE_SEARCH_PX, 0.5)
+            for x, y in model.to_floor(col + dc * steps, row + dr * steps, self.target_h):
+                if np.isfinite(x) and self.room.contains(x, y):
+                    area = min(area, self.group_area(cam, x, y, 1))
+        return area
 
     @staticmethod
     def _spread_groups(people, labels, sizes, spreads):

@@ -80,6 +80,7 @@ class Settings:
     person_height_range_m: tuple = (0.3, 2.0)
     gate_m: float = 0.35               # cross-camera ray distance for one person
     body_m: float = 0.5                # closer fused people seen by different cameras are one body
+    min_lone_fraction: float = 0.4     # a blob one camera alone sees must fill this much of one person's area
     camera_timeout_s: float = 150.0
     watermark_s: float = 10.0
     track_gate_m: float = 1.2
@@ -239,6 +240,7 @@ CAMERA_KEYS = {"id", "node", "position", "yaw_deg", "pitch_deg", "roll_deg", "le
 REF_KEYS = {"pixel", "floor", "height"}
 SETTING_RANGES = {
     "tick_s": (0.05, 60), "timestep_min": (1, 60), "target_height_m": (0, 2.5), "gate_m": (0.01, 3), "body_m": (0, 2),
+    "min_lone_fraction": (0, 1),
     "camera_timeout_s": (1, 86400), "watermark_s": (0, 3600), "track_gate_m": (0.05, 10),
     "track_confirm_ticks": (1, 100), "track_coast_ticks": (0, 1000), "door_radius_m": (0, 10),
     "grid_m": (0.02, 1), "hysteresis_window": (1, 1000), "count_smoothing_window": (1, 1000),

@@ -112,6 +112,23 @@ def test_border_cut_blobs_meeting_low_are_a_body_not_warm_floor():
     assert k == 1 and labels.tolist() == [0, 0] and np.allclose(people[0], [1.0, 0.0])
 
 
+def test_a_lone_blob_too_small_for_a_person_is_dropped_unless_one_may_stand_beyond_the_border():
+    """A blob one camera alone sees with under min_lone_fraction of one person's pixels is not
+    a person; cut by the image border, a person further out (partly out of view) counts,
+    but only where the room goes on past the border."""
+    fusion = BlobFusion(ROOM)
+    # camera 0's left border looks past the wall at x = 0: a 5-pixel blob in its corner
+    corner = (0, 1.3, 20.5, 1, 5, 0, 20, 2, 21)
+    assert len(fusion.fuse([corner])[0]) == 0
+    assert len(fusion.fuse([corner[:4] + (12,) + corner[5:]])[0]) == 1    # 12 px: a person's share
+    # camera 2's top border has the room beyond it: a 5-pixel sliver there is a person
+    assert len(fusion.fuse([(2, 8.0, 0.4, 1, 5, 7, 0, 9, 1)])[0]) == 1
+    # the same sliver away from the border is a fragment
+    assert len(fusion.fuse([(2, 8.0, 8.0, 0, 5, 7, 7, 9, 9)])[0]) == 0
+    fusion.min_lone_fraction = 0.0                                          # the rule off
+    assert len(fusion.fuse([corner])[0]) == 1
+
+
 # -- series ------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 12), st.lists(st.floats(0, 4), min_size=5, max_size=5)), min_size=1,

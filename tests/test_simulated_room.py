@@ -221,14 +221,14 @@ class RenderedCount:
         self.grid = FrameFusion(ROOM)
         self.empty = self.renderer.render(NIGHT, [], [])
 
-    def people(self, people):
-        """[(mode, fused people (k, 2))] for people [(x, y, posture)]."""
+    def people(self, people, monitors=()):
+        """[(mode, fused people (k, 2))] for people [(x, y, posture)] and monitors [(x, y)] that are on."""
         from thermocc import detect_fast as fd
         from thermocc.ingest import observations_from_stats
         from thermocc.pipeline import person_pixels
         n = len(ROOM.cameras)
         temps = self.renderer.render(NIGHT, [(i, x, y, p, ROOM.zone_index(x, y)) for i, (x, y, p) in enumerate(people)],
-                                     [])
+                                     monitors)
         dets, frames, ambients = [], np.zeros((n, 768)), np.zeros(n)
         for k in range(n):
             det = fd.FastDetector()
@@ -238,6 +238,20 @@ class RenderedCount:
             dets += [(k, *row) for row in obs.people()]          # col, row, at_edge, pixels
             frames[k], ambients[k] = person_pixels(obs), obs.ambient_c
         return [("blob", self.fusion.fuse(dets)[0]), ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool)))]
+
+
+def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody():
+    """Every desk's monitor, on while nobody sits there (it stays on a while after its user
+    leaves), is nobody in both modes; with its user seated it is one person. The monitors
+    by the left wall make a blob of a few pixels in the corner of the one camera that sees
+    them, and past that corner is the wall: under min_lone_fraction of one person's pixels
+    there, so not a person (with that rule off, two of them count as one)."""
+    from thermocc_tools.occupancy_sim import make_seats
+    count = RenderedCount()
+    for seat in make_seats(ROOM):
+        if seat.monitor is not None:
+            assert [len(p) for _, p in count.people([], [seat.monitor])] == [0, 0], seat
+            assert [len(p) for _, p in count.people([(seat.x, seat.y, "seated")], [seat.monitor])] == [1, 1], seat
 
 
 @pytest.mark.parametrize("posture", ["seated", "standing"])
