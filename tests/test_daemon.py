@@ -30,12 +30,13 @@ def scripted_messages(seconds=660, hz=1):
                 c, r, vis = m.to_pixel([x], [y], h)
                 if vis[0] and 0 <= c[0] <= 31 and 0 <= r[0] <= 23:      # centroids lie on pixel centres' span
                     cx, cy = int(c[0] * 1000), int(r[0] * 1000)
-                    blobs.append((cx, cy, max(0, cx // 1000 - 1), max(0, cy // 1000 - 1), min(31, cx // 1000 + 1),
-                                  min(23, cy // 1000 + 1), 6, 3100, 2950, 0))
+                    # 16 pixels: about what one whole person covers in these views (fewer is a fragment)
+                    blobs.append((cx, cy, max(0, cx // 1000 - 2), max(0, cy // 1000 - 2), min(31, cx // 1000 + 2),
+                                  min(23, cy // 1000 + 1), 16, 3100, 2950, 0))
             key = (m.node, m.id)
             seq[key] = seq.get(key, 100) + 1
             rec = {"seq": seq[key], "utc_ms": t + k, "flags": 1, "ambient": 2200, "min": 2100, "max": 3100,
-                   "mean": 2250, "warm": 6 * len(blobs), "small": 0, "overflow": 0, "blobs": blobs}
+                   "mean": 2250, "warm": 16 * len(blobs), "small": 0, "overflow": 0, "blobs": blobs}
             topic = wire.camera_topic("thermocc", ROOM.site, ROOM.name, m.node, m.id, "blobs")
             msgs.append((topic, wire.blob_message(rec, m.node, m.id)))
     return msgs
