@@ -98,6 +98,8 @@ class CameraModel:
         outlines = [o for o in (self.person_outline(x, y) for x, y in spots) if o is not None]
         if not outlines:
             return 0.0
+        if len(outlines) == 1:          # one convex outline: its area within the image, exactly
+            return _shoelace(_clip_to_image(outlines[0]))
         pts = np.concatenate(outlines)
         lo = np.maximum(np.floor(pts.min(axis=0) + 0.5) - 0.5, -0.5)
         hi = np.minimum(np.ceil(pts.max(axis=0) + 0.5) - 0.5, [COLS - 0.5, ROWS - 0.5])
@@ -115,6 +117,32 @@ class CameraModel:
         """Outline (4, 2) of the image at height_m (the edges of the corner pixels)."""
         corners = np.array([[-0.5, -0.5], [COLS - 0.5, -0.5], [COLS - 0.5, ROWS - 0.5], [-0.5, ROWS - 0.5]])
         return self.to_floor(corners[:, 0], corners[:, 1], height_m)
+
+
+def _clip_to_image(poly):
+    """Convex polygon (k, 2) in pixel coordinates clipped to the image (Sutherland-Hodgman)."""
+    for axis, bound, sign in ((0, -0.5, -1), (0, COLS - 0.5, 1), (1, -0.5, -1), (1, ROWS - 0.5, 1)):
+        outside = sign * (poly[:, axis] - bound)          # > 0 beyond this edge of the image
+        if (outside <= 0).all():
+            continue
+        if (outside > 0).all():
+            return poly[:0]
+        nxt, out_nxt = np.roll(poly, -1, axis=0), np.roll(outside, -1)
+        kept = []
+        for p, q, a, b in zip(poly, nxt, outside, out_nxt):
+            if a <= 0:
+                kept.append(p)
+            if (a <= 0) != (b <= 0):
+                kept.append(p + a / (a - b) * (q - p))
+        poly = np.array(kept)
+    return poly
+
+
+def _shoelace(poly):
+    if len(poly) < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
 def coverage(room, height_m=None, cell_m=0.1):

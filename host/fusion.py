@@ -264,6 +264,7 @@ class BlobFusion:
         self.target_h = s.target_height_m
         self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
+        self._lone_bounds = {}
 
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
@@ -384,11 +385,26 @@ class BlobFusion:
         members = np.bincount(labels[labels >= 0], minlength=len(people))
         for i in np.flatnonzero(labels >= 0):
             c = labels[i]
-            if members[c] == 1 and det[i, 4] < self.min_lone_fraction * self.group_area(cams[i], *people[c], 1):
+            if members[c] != 1 or det[i, 4] >= self.min_lone_fraction * self._lone_area_bound(cams[i]):
+                continue                              # most blobs: more than a fragment anywhere
+            if det[i, 4] < self.min_lone_fraction * self.group_area(cams[i], *people[c], 1):
                 keep[c] = det[i, 4] >= self.min_lone_fraction * self.lone_person_area(cams[i], people[c], det[i])
         if keep.all():
             return people, labels
         return _keep_clusters(people, labels, keep)
+
+    def _lone_area_bound(self, cam):
+        """At least the most pixels one whole person covers in camera cam where a lone blob
+        can be (its ray at the target height): the largest over every other pixel, with 10 %
+        to spare. A blob holding min_lone_fraction of it needs no closer look, which keeps
+        the test off the hot path."""
+        bound = self._lone_bounds.get(cam)
+        if bound is None:
+            cols, rows = np.meshgrid(np.arange(0.0, COLS, 2), np.arange(0.0, ROWS, 2))
+            spots = self.models[cam].to_floor(cols.ravel(), rows.ravel(), self.target_h)
+            areas = [self.group_area(cam, x, y, 1) for x, y in spots if np.isfinite(x) and np.isfinite(y)]
+            bound = self._lone_bounds[cam] = 1.1 * max(areas, default=0.0)
+        return bound
 
     def lone_person_area(self, cam, xy, blob):
         """The fewest pixels one whole person could show in camera cam for this blob (camera

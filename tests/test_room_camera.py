@@ -103,3 +103,25 @@ def test_calibrate_refuses_too_few_points():
     pose = CameraPose("c", "n", (3, 2, 3.4), reference_points=[{"pixel": (10, 10), "floor": (2, 2), "height": 1.0}])
     with pytest.raises(ValueError, match="at least 3"):
         calibrate(pose)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-0.5, 12.5), st.floats(-0.5, 7.5))
+def test_one_persons_pixel_area_is_their_outline_within_the_image(x, y):
+    """One outline's area is computed exactly (clipped to the image); it agrees with counting
+    sample points inside it (how a union of several outlines is measured) to within the
+    sampling error, also where the image border cuts it."""
+    import numpy as np
+    from matplotlib.path import Path
+    model = CameraModel(load_room(EXAMPLE_ROOM).cameras[0])
+    outline = model.person_outline(x, y)
+    exact = model.group_area_px([(x, y)])
+    if outline is None:
+        assert exact == 0
+        return
+    sub = 16
+    gx = np.arange(-0.5 + 0.5 / sub, 31.5, 1 / sub)
+    gy = np.arange(-0.5 + 0.5 / sub, 23.5, 1 / sub)
+    grid = np.column_stack([np.repeat(gx, len(gy)), np.tile(gy, len(gx))])
+    sampled = Path(outline).contains_points(grid).sum() / sub ** 2
+    assert exact == pytest.approx(sampled, abs=0.15)
