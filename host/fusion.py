@@ -385,9 +385,8 @@ class BlobFusion:
         members = np.bincount(labels[labels >= 0], minlength=len(people))
         for i in np.flatnonzero(labels >= 0):
             c = labels[i]
-            if members[c] != 1 or det[i, 4] >= self.min_lone_fraction * self._lone_area_bound(cams[i]):
-                continue                              # most blobs: more than a fragment anywhere
-            if det[i, 4] < self.min_lone_fraction * self.group_area(cams[i], *people[c], 1):
+            # most blobs are more than a fragment anywhere in their image: no closer look
+            if members[c] == 1 and det[i, 4] < self.min_lone_fraction * self._lone_area_bound(cams[i]):
                 keep[c] = det[i, 4] >= self.min_lone_fraction * self.lone_person_area(cams[i], people[c], det[i])
         if keep.all():
             return people, labels
