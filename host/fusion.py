@@ -229,6 +229,7 @@ GROUP_SPACING_M = 0.7          # people in a group keep about this far apart
 MAX_GROUP = 20
 AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
 EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen person may stand
+_LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometry
 
 
 def ring_radius(m, spread=0.0):
@@ -264,7 +265,6 @@ class BlobFusion:
         self.target_h = s.target_height_m
         self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
-        self._lone_bounds = {}
 
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
@@ -397,12 +397,15 @@ class BlobFusion:
         can be (its ray at the target height): the largest over every other pixel, with 10 %
         to spare. A blob holding min_lone_fraction of it needs no closer look, which keeps
         the test off the hot path."""
-        bound = self._lone_bounds.get(cam)
+        model = self.models[cam]
+        # it depends on the camera's height, orientation and lens, not on where it hangs
+        key = (round(float(model.origin[2]), 3), model.R.round(9).tobytes(), model.fx, model.fy, self.target_h)
+        bound = _LONE_BOUNDS.get(key)
         if bound is None:
             cols, rows = np.meshgrid(np.arange(0.0, COLS, 2), np.arange(0.0, ROWS, 2))
-            spots = self.models[cam].to_floor(cols.ravel(), rows.ravel(), self.target_h)
-            areas = [self.group_area(cam, x, y, 1) for x, y in spots if np.isfinite(x) and np.isfinite(y)]
-            bound = self._lone_bounds[cam] = 1.1 * max(areas, default=0.0)
+            spots = model.to_floor(cols.ravel(), rows.ravel(), self.target_h)
+            areas = [model.group_area_px([(x, y)]) for x, y in spots if np.isfinite(x) and np.isfinite(y)]
+            bound = _LONE_BOUNDS[key] = 1.1 * max(areas, default=0.0)
         return bound
 
     def lone_person_area(self, cam, xy, blob):

@@ -145,11 +145,12 @@ def polygon_area(poly):
 
 
 def point_in_polygon(x, y, poly):
+    pts = poly.tolist() if isinstance(poly, np.ndarray) else poly     # (numpy rows unpack slowly)
     inside = False
-    n = len(poly)
+    n = len(pts)
     for i in range(n):
-        x1, y1 = poly[i]
-        x2, y2 = poly[(i + 1) % n]
+        x1, y1 = pts[i]
+        x2, y2 = pts[(i + 1) % n]
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside
