@@ -393,10 +393,10 @@ class BlobFusion:
         return _keep_clusters(people, labels, keep)
 
     def _lone_area_bound(self, cam):
-        """At least the most pixels one whole person covers in camera cam where a lone blob
-        can be (its ray at the target height): the largest over every other pixel, with 10 %
-        to spare. A blob holding min_lone_fraction of it needs no closer look, which keeps
-        the test off the hot path."""
+        """The most pixels one whole person covers in camera cam where a lone blob can be
+        (its ray at the target height): the largest over every other pixel, with 10 % to
+        spare. A blob holding min_lone_fraction of it needs no closer look, which keeps the
+        test off the hot path (were the bound short, a fragment would only be let through)."""
         model = self.models[cam]
         # it depends on the camera's height, orientation and lens, not on where it hangs
         key = (round(float(model.origin[2]), 3), model.R.round(9).tobytes(), model.fx, model.fy, self.target_h)
