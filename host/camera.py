@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from thermocc.room import LENSES, CameraPose
+from thermocc.room import LENSES, CameraPose, polygon_area
 
 COLS, ROWS = 32, 24
 # One person as the cameras see them, for the expected size of a one-person blob: a
@@ -99,7 +99,7 @@ class CameraModel:
         if not outlines:
             return 0.0
         if len(outlines) == 1:          # one convex outline: its area within the image, exactly
-            return _shoelace(_clip_to_image(outlines[0]))
+            return polygon_area(_clip_to_image(outlines[0]))
         pts = np.concatenate(outlines)
         lo = np.maximum(np.floor(pts.min(axis=0) + 0.5) - 0.5, -0.5)
         hi = np.minimum(np.ceil(pts.max(axis=0) + 0.5) - 0.5, [COLS - 0.5, ROWS - 0.5])
@@ -136,13 +136,6 @@ def _clip_to_image(poly):
                 kept.append(p + a / (a - b) * (q - p))
         poly = np.array(kept)
     return poly
-
-
-def _shoelace(poly):
-    if len(poly) < 3:
-        return 0.0
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
 def coverage(room, height_m=None, cell_m=0.1):
