@@ -20,9 +20,7 @@ the pixels of several people (a meeting round a table merges into one blob in ev
 counts as that many: the largest m such that m people on a ring round the cluster's
 position would cover no more than its blobs' pixels, by the outlines
 CameraModel.group_area_px projects; they are placed on that ring. Only clusters that two
-cameras see are sized (one view cannot tell a group from a sun patch), and those where
-only one working camera sees the floor at all (there no second view can exist: two people
-side by side in a corner one camera covers make one large blob, counted by its pixels).
+cameras see are sized (one view cannot tell a group from a sun patch).
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
@@ -267,7 +265,6 @@ class BlobFusion:
         self.target_h = s.target_height_m
         self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
-        self._sole = {}
 
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
@@ -292,39 +289,16 @@ class BlobFusion:
                 widest = max(widest, *(corners.max(axis=0) - corners.min(axis=0)))
         return max(0.0, (widest - 2 * PERSON_RADIUS_M) / 2)
 
-    def sole_view(self, cam, x, y, live):
-        """True when camera cam is the only working camera (live: bool per camera) that sees
-        the room at (x, y) at the target height, half a pixel in from its image border
-        (cached per 10 cm cell)."""
-        key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), live.tobytes())
-        sole = self._sole.get(key)
-        if sole is None:
-            if len(self._sole) > 100_000:
-                self._sole.clear()
-            px, py = key[1] * AREA_CELL_M, key[2] * AREA_CELL_M
-            sole = True
-            for k in np.flatnonzero(live):
-                if k != cam:
-                    cols, rows, _ = self.models[k].to_pixel(px, py, self.target_h)
-                    if 0 <= cols[0] <= COLS - 1 and 0 <= rows[0] <= ROWS - 1:
-                        sole = False
-                        break
-            self._sole[key] = sole
-        return sole
-
-    def group_sizes(self, cams, pixels, boxes, labels, people, only=None, live=None):
+    def group_sizes(self, cams, pixels, boxes, labels, people, only=None):
         """People in each cluster (or in cluster `only`) and their ring's spread: the largest
         m whose ring of m people its blobs' pixels fill, summed over the cameras that see it.
-        A cluster only one camera sees is one person (a large blob in one view may be a sun
-        patch) unless no other working camera (live: bool per camera; None: all) sees there."""
+        A cluster only one camera sees is one person: a large blob in one view may be a sun
+        patch."""
         sizes = np.ones(len(people), np.int64)
         spreads = np.zeros(len(people))
-        if live is None:
-            live = np.ones(len(self.models), np.bool_)
         for c in range(len(people)) if only is None else (only,):
             members = np.flatnonzero(labels == c)
-            if len(set(cams[members])) < 2 and not (len(members) == 1 and self.sole_view(cams[members[0]],
-                                                                                          *people[c], live)):
+            if len(set(cams[members])) < 2:
                 continue           # one view cannot tell a group from warm floor: one person
             n = pixels[members].sum()
             x, y = people[c]
@@ -336,9 +310,9 @@ class BlobFusion:
                 sizes[c] += 1
         return sizes, spreads
 
-    def fuse(self, detections, live=None):
-        """detections: list of (camera index, col, row[, at_edge[, pixels[, col0, row0, col1, row1]]]);
-        live: bool per camera, the cameras working this tick (None: all). Returns people (k, 2)
+    def fuse(self, detections):
+        """detections: list of (camera index, col, row[, at_edge[, pixels[, col0, row0, col1, row1]]]).
+        Returns people (k, 2)
         and labels (per detection, the first person of its cluster; -1 for none). With the
         blobs' pixel counts, a cluster that holds a group counts as the group's size."""
         if not detections:
@@ -361,19 +335,18 @@ class BlobFusion:
         if det.shape[1] > 4 and len(people):
             people, labels = self._drop_fragments(cams, det, labels, people)
             boxes = det[:, 5:9] if det.shape[1] > 8 else np.tile(det[:, 1:3], 2)
-            live = np.ones(len(self.models), np.bool_) if live is None else np.asarray(live, np.bool_)
-            people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people, live)
+            people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
 
-    def _merge_groups(self, cams, pixels, boxes, labels, people, live):
+    def _merge_groups(self, cams, pixels, boxes, labels, people):
         """Group sizes, then: two clusters whose rings overlap, seen by disjoint cameras, are
         one group (a camera that sees only the near side of a group makes a cluster of its
         own beside the others'); the merged cluster is sized again from all its blobs.
         Returns (people, labels, sizes, spreads) with the clusters renumbered."""
         people = people.copy()
         labels = labels.copy()
-        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people, live=live)
+        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people)
         if (sizes == 1).all():
             return people, labels, sizes, spreads       # no group: nothing to merge (most ticks)
         alive = np.ones(len(people), bool)
@@ -396,7 +369,7 @@ class BlobFusion:
             people[a] = (people[a] * wa + people[b] * wb) / (wa + wb)
             labels[labels == b] = a
             alive[b] = False
-            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a, live=live)
+            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a)
             sizes[a], spreads[a] = size[a], spread[a]
         people, labels = _keep_clusters(people, labels, alive)
         return people, labels, sizes[alive], spreads[alive]
@@ -611,5 +584,5 @@ class FrameFusion:
                              cols.min(), rows.min(), cols.max(), rows.max()))
         if not dets:
             return np.zeros((0, 2))
-        people, _ = self.association.fuse(dets, ok)
+        people, _ = self.association.fuse(dets)
         return people

@@ -129,38 +129,6 @@ def test_a_lone_blob_too_small_for_a_person_is_dropped_unless_one_may_stand_beyo
     assert len(fusion.fuse([corner])[0]) == 1
 
 
-
-def test_one_view_is_sized_as_a_group_only_where_no_other_working_camera_sees():
-    """A large blob of one camera is one person where another working camera sees the same
-    floor (a second view would show a group; a lone large blob may be a sun patch), and is
-    sized by its pixels where that camera is the only one, or the only one working."""
-    fusion = BlobFusion(ROOM)
-    everyone = np.ones(len(MODELS), bool)
-
-    def big_blob(cam, x, y):
-        col, row, vis = MODELS[cam].to_pixel([x], [y], ROOM.settings.target_height_m)
-        assert vis[0]
-        c, r = int(round(col[0])), int(round(row[0]))
-        box = (c - 3, r - 2, c + 3, r + 2)
-        spread = fusion.group_spread(np.array([cam]), np.array([box]), [0])
-        pixels = 1.02 * fusion.group_area(cam, x, y, 2, spread)          # what two people cover there
-        assert pixels < fusion.group_area(cam, x, y, 3, spread)
-        return (cam, float(col[0]), float(row[0]), 0, pixels, *box)
-
-    sole = (10.3, 5.3)                            # the Pantry: only camera 3 sees it
-    assert [fusion.sole_view(k, *sole, everyone) for k in range(len(MODELS)) if k == 3] == [True]
-    assert len(fusion.fuse([big_blob(3, *sole)])[0]) == 2
-    shared = (5.9, 4.4)                           # the Main Area table: every camera sees it
-    seen_by = [k for k in range(len(MODELS))
-               if MODELS[k].to_pixel([shared[0]], [shared[1]], ROOM.settings.target_height_m)[2][0]]
-    assert len(seen_by) >= 2 and not fusion.sole_view(seen_by[0], *shared, everyone)
-    assert len(fusion.fuse([big_blob(seen_by[0], *shared)])[0]) == 1
-    # the other cameras there unplugged: the one left is the only view
-    only = np.zeros(len(MODELS), bool)
-    only[seen_by[0]] = True
-    assert len(fusion.fuse([big_blob(seen_by[0], *shared)], live=only)[0]) == 2
-
-
 # -- series ------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 12), st.lists(st.floats(0, 4), min_size=5, max_size=5)), min_size=1,

@@ -283,19 +283,3 @@ def test_a_small_group_merged_into_one_blob_counts_as_its_size(posture):
         assert len(people) == size, (size, posture, people)
         # each person has a fused position near them
         assert max(min(np.hypot(*(p - q[:2])) for p in people) for q in ring) < 0.6
-
-
-def test_two_people_side_by_side_where_one_camera_alone_sees_count_as_two_in_blob_mode():
-    """In the Pantry only one camera sees the floor, so two people side by side there make
-    one blob in its only view, sized by its pixels (with one view, nothing else can tell
-    them apart). Not claimed: a pair 0.7 m apart across the middle of the Pantry, and the
-    same pair 0.7 m apart seated at its back, stay one blob under two people's area (one
-    person); frame mode, without the fringe, counts some pairs as one."""
-    count = RenderedCount()
-    pairs = [((9.6, 5.5), (10.7, 5.5), "standing"), ((9.8, 5.6), (10.5, 5.6), "standing"),
-             ((10.0, 4.9), (10.6, 5.4), "standing"), ((10.0, 4.9), (10.6, 5.4), "seated"),
-             ((10.3, 5.8), (10.9, 5.2), "seated")]
-    for a, b, posture in pairs:
-        assert len(dict(count.people([(*a, posture), (*b, posture)]))["blob"]) == 2, (a, b, posture)
-        for alone in (a, b):
-            assert [len(p) for _, p in count.people([(*alone, posture)])] == [1, 1], (alone, posture)
