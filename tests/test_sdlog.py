@@ -59,7 +59,6 @@ def test_round_trip_blobs_and_raw():
     assert np.abs(temps - frame).max() <= 0.005 + 1e-6
 
 
-
 def test_blob_message_writes_signed_fixed_point_values_exactly():
     """Signs are written apart from the digits, so values between -1 and 0 keep theirs."""
     rec = {"camera": 0, "flags": 1, "seq": 9, "utc_ms": 5, "ambient": -5, "min": -1234, "max": 4567,
@@ -70,6 +69,7 @@ def test_blob_message_writes_signed_fixed_point_values_exactly():
     assert [(b["x"], b["y"], b["peak"], b["mean"], b["kind"]) for b in msg["blobs"]] == [
         (12.345, 0.007, -0.07, 12.05, "person"), (0.999, 22.999, 40.0, -1.0, "hot")]
     assert wire.parse_blob_message(wire.blob_message(rec, "node-a", "cam1"))["blobs"][0]["box"] == [1, 2, 3, 4]
+
 
 def write_file(path, records):
     data = b"".join(lf.frame_record(t, p) for t, p in records)
