@@ -68,6 +68,39 @@ def test_sunlit_floor_warms_and_cools_with_its_time_constant():
     # and rendered through the cameras, a lagged patch reads warmer an hour on than just after noon
     assert lagged.render(noon + 3600, []).max() > lagged.render(noon + 60, []).max() + 3
 
+def test_no_sun_reaches_the_floor_under_a_person_until_they_leave():
+    tau = 300.0
+    r = RoomRenderer(ROOM, RenderSettings(drift_c=0.0, sun_floor_s=tau))
+    noon = 12 * 3600.0
+    x0, y0, _, _ = r.sun_patch(noon)
+    x, y = x0 + 0.2, y0 + 0.6              # lit from 12:00 for over half an hour
+    k = 2                                  # node-b/cam1 looks down on it
+    fx, fy = r.floor_hits[k]
+    under = np.hypot(fx - x, fy - y) < 0.1
+    seated = [(0, x, y, "seated", ROOM.zone_index(x, y))]
+
+    def floor(t):                          # the floor's excess over the air at the seat
+        return (r.sun_floor_excess(fx, fy, t) - r._deficit[k])[under]
+
+    leave = noon + 20 * 60
+    for t in np.arange(noon - 600, leave, 30.0):
+        r.render(t, seated)
+    after = r.render(leave, [])[k]
+    assert floor(leave).max() < 0.01                        # shaded while they sat
+    assert r.sun_floor_excess(fx, fy, leave)[under].min() > 6.5   # what it would be unshaded
+    for t in np.arange(leave + 30, leave + tau + 1, 30.0):
+        r.render(t, [])
+    # then it warms with the floor's time constant (steps of 30 s hold the shade a little long)
+    assert floor(leave + tau) == pytest.approx(7.0 * (1 - np.exp(-1)), abs=0.4)
+    # through the camera: the seat's pixel reads the air, not the sunlit floor it would be
+    pixel = np.argmin(np.hypot(fx - x, fy - y)) // 16
+    never_shaded = RoomRenderer(ROOM, RenderSettings(drift_c=0.0, sun_floor_s=tau)).render(leave, [])[k]
+    assert never_shaded[pixel] > 22.0 + 6.0 and after[pixel] < 22.0 + 1.0
+    # a frame earlier than the last starts afresh: nobody has shaded anything yet
+    r.render(noon + 600, [])
+    assert np.allclose(floor(noon + 600), r.sun_floor_excess(fx, fy, noon + 600)[under])
+
+
 @pytest.mark.parametrize("refresh_hz", [2, 8])
 def test_noise_through_sensor_and_driver_matches_the_datasheet_table(refresh_hz):
     from thermocc_device.mlx90640 import MLX90640

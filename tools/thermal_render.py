@@ -10,7 +10,9 @@ or far off-axis, reads colder than skin. What rays can hit, nearest first:
            kettle in the pantry when someone is there, as horizontal hot rectangles
   floor    air temperature with a slow daily drift, plus a sunlit patch that moves along
            the window wall in the afternoon (configurable); the floor under it warms and
-           cools with a time constant (sun_floor_s), as a real floor surface does
+           cools with a time constant (sun_floor_s), as a real floor surface does. No sun
+           reaches the floor under a person's body (any sun ray to it passes through
+           them), so a seat's floor warms only once its sitter has gone
 The result goes to the register-level sensor simulator, which adds the datasheet noise.
 """
 from __future__ import annotations
@@ -23,6 +25,11 @@ import numpy as np
 from thermocc.camera import COLS, ROWS, CameraModel
 
 SUB = 4    # sub-rays per pixel side
+
+
+def body_shape(posture):
+    """(radius, height) of a person's body cylinder (m); the head sphere sits on top."""
+    return (0.27, 1.05) if posture == "seated" else (0.2, 1.45)
 
 
 @dataclass
@@ -66,6 +73,15 @@ class RoomRenderer:
         self.rays = [m.rays(cols, rows) for m in self.models]
         x0, y0, x1, y1 = room.bounds
         self.bounds = (x0, y0, x1, y1)
+        # Where each camera's sub-rays meet the floor, and the sun's shortfall there from
+        # bodies that shaded it (see shaded_deficit); its state is the last frame's.
+        self.floor_hits = []
+        for m, d in zip(self.models, self.rays):
+            t = -m.origin[2] / d[:, 2]
+            self.floor_hits.append((m.origin[0] + t * d[:, 0], m.origin[1] + t * d[:, 1]))
+        self._deficit = [np.zeros(len(d)) for d in self.rays]
+        self._shade_input = [np.zeros(len(d)) for d in self.rays]
+        self._deficit_t = None
 
     def objects(self, t_s, people, monitors):
         s = self.settings
@@ -130,6 +146,46 @@ class RoomRenderer:
         excess[in_band] = s.sun_excess_c * resp[in_band]
         return excess
 
+    def sun_input(self, fx, fy, t_s):
+        """The sun's excess at points (fx, fy) at t_s with no time lag: sun_excess_c inside
+        sun_patch(t_s), 0 outside."""
+        patch = self.sun_patch(t_s)
+        if patch is None:
+            return np.zeros(np.shape(fx))
+        x0, y0, x1, y1 = patch
+        lit = (fx >= x0) & (fx <= x1) & (fy >= y0) & (fy <= y1)
+        return np.where(lit, self.settings.sun_excess_c, 0.0)
+
+    def shaded_deficit(self, t_s, people):
+        """How much cooler than sun_floor_excess the floor is at each camera's floor hits at
+        t_s (a list, one array per camera), because people stood or sat on it in the sun.
+        The floor is linear, so its temperature is the unshaded response minus the response
+        to the sun it did not get: D' = (sun withheld - D) / sun_floor_s, stepped from the
+        last call with the last call's people held over the interval. Calls must come in
+        time order; one earlier than the last starts afresh (nobody has shaded anything)."""
+        s = self.settings
+        fresh = self._deficit_t is None or t_s < self._deficit_t
+        keep = 1.0 if fresh or s.sun_floor_s <= 0 else np.exp(-(t_s - self._deficit_t) / s.sun_floor_s)
+        self._deficit_t = t_s
+        out = []
+        for (fx, fy), deficit, held in zip(self.floor_hits, self._deficit, self._shade_input):
+            if fresh:
+                deficit[:] = 0.0
+            else:
+                deficit *= keep
+                deficit += (1.0 - keep) * held
+            # this call's withheld sun, held until the next call
+            under = np.zeros(len(fx), bool)
+            for _, x, y, posture, _ in people:
+                r, _ = body_shape(posture)
+                under |= (fx - x) ** 2 + (fy - y) ** 2 <= r * r
+            held[:] = 0.0
+            if under.any():
+                held[under] = self.sun_input(fx[under], fy[under], t_s)
+            # with no lag the floor misses exactly the sun it is denied now
+            out.append(deficit if s.sun_floor_s > 0 else held)
+        return out
+
     def render(self, t_s, people, monitors=()):
         """Object temperatures (n_cameras, 768) for people [(agent, x, y, posture, zone)]."""
         s = self.settings
@@ -139,13 +195,14 @@ class RoomRenderer:
         head_c = air + 0.8 * (34.0 - air)
         cloth_c = air + k_cloth * (34.0 - air)
         out = np.empty((len(self.models), ROWS * COLS))
+        deficit = self.shaded_deficit(t_s, people) if s.sun else None
         for k, (m, d) in enumerate(zip(self.models, self.rays)):
             o = m.origin
             # floor (z = 0); rays that leave the floor polygon's box end on a wall at air temperature
             t_best = -o[2] / d[:, 2]
             temp = np.full(len(d), air)
             if s.sun:
-                temp += self.sun_floor_excess(o[0] + t_best * d[:, 0], o[1] + t_best * d[:, 1], t_s)
+                temp += self.sun_floor_excess(*self.floor_hits[k], t_s) - deficit[k]
             for x0, y0, x1, y1, h, tc in objs:
                 t = (h - o[2]) / d[:, 2]
                 px, py = o[0] + t * d[:, 0], o[1] + t * d[:, 1]
@@ -153,8 +210,7 @@ class RoomRenderer:
                 t_best = np.where(hit, t, t_best)
                 temp = np.where(hit, tc, temp)
             for _, x, y, posture, _ in people:
-                seated = posture == "seated"
-                r, top = (0.27, 1.05) if seated else (0.2, 1.45)
+                r, top = body_shape(posture)
                 head_z, head_r = top + 0.14, 0.11
                 # head sphere
                 oc = o - np.array([x, y, head_z])
