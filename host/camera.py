@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from thermocc.room import LENSES, CameraPose, polygon_area
 
@@ -51,9 +52,7 @@ class CameraModel:
     def rays(self, cols, rows):
         """Unit direction vectors (N, 3) in room axes of the pixels at (cols, rows)."""
         cols, rows = np.atleast_1d(np.asarray(cols, float)), np.atleast_1d(np.asarray(rows, float))
-        d = np.stack([(cols - (COLS - 1) / 2) / self.fx, (rows - (ROWS - 1) / 2) / self.fy, np.ones_like(cols)], 1)
-        d = d @ self.R.T
-        return d / np.linalg.norm(d, axis=1, keepdims=True)
+        return _pixel_rays(self.R, self.fx, self.fy, cols.ravel(), rows.ravel())
 
     def to_floor(self, cols, rows, height_m):
         """Points (N, 2) where the pixels' rays cross the plane at height_m; NaN where they do not."""
@@ -61,10 +60,7 @@ class CameraModel:
 
     def plane_points(self, rays, height_m):
         """Where rays (N, 3) from this camera cross the plane at height_m; NaN where they do not."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (height_m - self.origin[2]) / rays[:, 2]
-        t = np.where(t > 0, t, np.nan)
-        return self.origin[:2] + t[:, None] * rays[:, :2]
+        return _plane_points(self.origin, np.asarray(rays, float), float(height_m))
 
     def to_pixel(self, xs, ys, height_m):
         """(cols, rows, visible) of room points at height_m; visible is False behind or outside the image."""
@@ -80,26 +76,20 @@ class CameraModel:
     def person_outline(self, x, y):
         """Pixel outline (convex, (k, 2) cols/rows) of one person standing on floor point
         (x, y), or None when part of them is behind the camera."""
-        from scipy.spatial import ConvexHull
-        xs = np.tile(x + PERSON_RADIUS_M * np.cos(_RING), 2)
-        ys = np.tile(y + PERSON_RADIUS_M * np.sin(_RING), 2)
-        zs = np.repeat([PERSON_BOTTOM_M, PERSON_TOP_M], len(_RING))
-        c = (np.column_stack([xs, ys, zs]) - self.origin) @ self.R          # camera coordinates
-        if (c[:, 2] <= 1e-6).any():
-            return None
-        pts = np.column_stack([self.fx * c[:, 0] / c[:, 2] + (COLS - 1) / 2, self.fy * c[:, 1] / c[:, 2] + (ROWS - 1) / 2])
-        return pts[ConvexHull(pts).vertices]
+        outline = _person_outline(self.origin, self.R, self.fx, self.fy, float(x), float(y))
+        return outline if len(outline) else None
 
     def group_area_px(self, spots, sub=4):
         """Pixels covered by the union of the outlines of people at floor points `spots`
-        (overlapping people cover less than the sum of their areas), clipped to the image;
-        counted on a grid of sub x sub points per pixel over the outlines' bounding box."""
+        (overlapping people cover less than the sum of their areas), clipped to the image.
+        One or two outlines exactly (two convex outlines: A + B - A and B); more, counted
+        on a grid of sub x sub points per pixel over the outlines' bounding box."""
         from matplotlib.path import Path
+        if len(spots) <= 2:
+            return _union_area(self.origin, self.R, self.fx, self.fy, np.asarray(spots, float).reshape(-1, 2))
         outlines = [o for o in (self.person_outline(x, y) for x, y in spots) if o is not None]
         if not outlines:
             return 0.0
-        if len(outlines) == 1:          # one convex outline: its area within the image, exactly
-            return polygon_area(_clip_to_image(outlines[0]))
         pts = np.concatenate(outlines)
         lo = np.maximum(np.floor(pts.min(axis=0) + 0.5) - 0.5, -0.5)
         hi = np.minimum(np.ceil(pts.max(axis=0) + 0.5) - 0.5, [COLS - 0.5, ROWS - 0.5])
@@ -119,23 +109,147 @@ class CameraModel:
         return self.to_floor(corners[:, 0], corners[:, 1], height_m)
 
 
-def _clip_to_image(poly):
-    """Convex polygon (k, 2) in pixel coordinates clipped to the image (Sutherland-Hodgman)."""
-    for axis, bound, sign in ((0, -0.5, -1), (0, COLS - 0.5, 1), (1, -0.5, -1), (1, ROWS - 0.5, 1)):
-        outside = sign * (poly[:, axis] - bound)          # > 0 beyond this edge of the image
-        if (outside <= 0).all():
-            continue
-        if (outside > 0).all():
-            return poly[:0]
-        nxt, out_nxt = np.roll(poly, -1, axis=0), np.roll(outside, -1)
-        kept = []
-        for p, q, a, b in zip(poly, nxt, outside, out_nxt):
-            if a <= 0:
-                kept.append(p)
-            if (a <= 0) != (b <= 0):
-                kept.append(p + a / (a - b) * (q - p))
-        poly = np.array(kept)
-    return poly
+@njit(cache=True)
+def _pixel_rays(R, fx, fy, cols, rows):
+    """CameraModel.rays for a camera with room-from-camera rotation R."""
+    d = np.empty((len(cols), 3))
+    for i in range(len(cols)):
+        v0, v1 = (cols[i] - (COLS - 1) / 2) / fx, (rows[i] - (ROWS - 1) / 2) / fy
+        norm = 0.0
+        for a in range(3):
+            d[i, a] = R[a, 0] * v0 + R[a, 1] * v1 + R[a, 2]
+            norm += d[i, a] * d[i, a]
+        norm = np.sqrt(norm)
+        for a in range(3):
+            d[i, a] /= norm
+    return d
+
+
+@njit(cache=True)
+def _plane_points(origin, rays, height_m):
+    """CameraModel.plane_points: where rays from origin cross the plane at height_m (NaN where not)."""
+    out = np.empty((len(rays), 2))
+    for i in range(len(rays)):
+        t = (height_m - origin[2]) / rays[i, 2] if rays[i, 2] != 0 else np.nan
+        if not t > 0:
+            t = np.nan
+        out[i, 0] = origin[0] + t * rays[i, 0]
+        out[i, 1] = origin[1] + t * rays[i, 1]
+    return out
+
+
+@njit(cache=True)
+def box_floor_extents(origins, Rs, fxs, fys, cams, boxes, height_m):
+    """Widest floor extent (m, at height_m) of each pixel bounding box (col0, row0, col1,
+    row1) of camera cams[i] (whose origin, rotation and focal lengths are origins[k], Rs[k],
+    fxs[k], fys[k]): its corners' rays met with the plane; 0 where one does not reach it."""
+    out = np.zeros(len(cams))
+    cols, rows = np.empty(4), np.empty(4)
+    for i in range(len(cams)):
+        k = cams[i]
+        c0, r0, c1, r1 = boxes[i, 0] - 0.5, boxes[i, 1] - 0.5, boxes[i, 2] + 0.5, boxes[i, 3] + 0.5
+        cols[0], cols[1], cols[2], cols[3] = c0, c1, c0, c1
+        rows[0], rows[1], rows[2], rows[3] = r0, r0, r1, r1
+        p = _plane_points(origins[k], _pixel_rays(Rs[k], fxs[k], fys[k], cols, rows), height_m)
+        if np.isfinite(p).all():
+            out[i] = max(p[:, 0].max() - p[:, 0].min(), p[:, 1].max() - p[:, 1].min())
+    return out
+
+
+# The image's outer edges, in the turning order convex_hull gives (cross product > 0).
+IMAGE_OUTLINE = np.array([[-0.5, -0.5], [COLS - 0.5, -0.5], [COLS - 0.5, ROWS - 0.5], [-0.5, ROWS - 0.5]])
+
+
+@njit(cache=True)
+def convex_hull(pts):
+    """Convex hull (k, 2) of points (n, 2), vertices in order with a positive turn at each
+    (Andrew's monotone chain); collinear points are left out."""
+    by_y = np.argsort(pts[:, 1], kind="mergesort")
+    p = pts[by_y[np.argsort(pts[by_y, 0], kind="mergesort")]]     # by x, then y
+    n = len(p)
+    hull = np.empty((2 * n, 2))
+    k = 0
+    for half in range(2):
+        start = k
+        for j in range(n):
+            q = p[j] if half == 0 else p[n - 1 - j]
+            while k >= start + 2 and ((hull[k - 1, 0] - hull[k - 2, 0]) * (q[1] - hull[k - 2, 1])
+                                      - (hull[k - 1, 1] - hull[k - 2, 1]) * (q[0] - hull[k - 2, 0])) <= 0:
+                k -= 1
+            hull[k] = q
+            k += 1
+        k -= 1               # the last point of each half is the first of the other
+    return hull[:max(k, 0)].copy()
+
+
+@njit(cache=True)
+def _person_outline(origin, R, fx, fy, x, y):
+    """CameraModel.person_outline for a camera at origin with room-from-camera rotation R;
+    an empty outline when part of the person is behind the camera."""
+    n = len(_RING)
+    pts = np.empty((2 * n, 2))
+    for i in range(2 * n):
+        v0 = x + PERSON_RADIUS_M * np.cos(_RING[i % n]) - origin[0]
+        v1 = y + PERSON_RADIUS_M * np.sin(_RING[i % n]) - origin[1]
+        v2 = (PERSON_BOTTOM_M if i < n else PERSON_TOP_M) - origin[2]
+        c0 = v0 * R[0, 0] + v1 * R[1, 0] + v2 * R[2, 0]             # camera coordinates (v @ R)
+        c1 = v0 * R[0, 1] + v1 * R[1, 1] + v2 * R[2, 1]
+        c2 = v0 * R[0, 2] + v1 * R[1, 2] + v2 * R[2, 2]
+        if c2 <= 1e-6:
+            return np.empty((0, 2))
+        pts[i, 0] = fx * c0 / c2 + (COLS - 1) / 2
+        pts[i, 1] = fy * c1 / c2 + (ROWS - 1) / 2
+    return convex_hull(pts)
+
+
+@njit(cache=True)
+def _union_area(origin, R, fx, fy, spots):
+    """CameraModel.group_area_px for one or two spots (k, 2), exactly: the image's pixels
+    inside either person's convex outline (A + B - A and B, each clipped to the image)."""
+    outlines = []
+    for k in range(len(spots)):
+        o = _person_outline(origin, R, fx, fy, spots[k, 0], spots[k, 1])
+        if len(o):
+            outlines.append(o)
+    area = 0.0
+    for o in outlines:
+        area += polygon_area(clip_convex(o, IMAGE_OUTLINE))
+    if len(outlines) == 2:
+        both = clip_convex(outlines[0], outlines[1])
+        if len(both) >= 3:
+            area -= polygon_area(clip_convex(both, IMAGE_OUTLINE))
+    return area
+
+
+@njit(cache=True)
+def clip_convex(poly, clipper):
+    """The part of polygon poly (k, 2) inside convex polygon clipper (vertices turning as
+    convex_hull's do), by Sutherland-Hodgman: one pass per clipper edge."""
+    out = poly.copy()
+    m = len(clipper)
+    for e in range(m):
+        if len(out) == 0:
+            break
+        ax, ay = clipper[e, 0], clipper[e, 1]
+        ex, ey = clipper[(e + 1) % m, 0] - ax, clipper[(e + 1) % m, 1] - ay
+        n = len(out)
+        side = np.empty(n)          # > 0 inside this edge's half-plane
+        for i in range(n):
+            side[i] = ex * (out[i, 1] - ay) - ey * (out[i, 0] - ax)
+        kept = np.empty((2 * n, 2))
+        k = 0
+        for i in range(n):
+            j = (i + 1) % n
+            if side[i] >= 0:
+                kept[k] = out[i]
+                k += 1
+            if (side[i] >= 0) != (side[j] >= 0):
+                f = side[i] / (side[i] - side[j])
+                kept[k, 0] = out[i, 0] + f * (out[j, 0] - out[i, 0])
+                kept[k, 1] = out[i, 1] + f * (out[j, 1] - out[i, 1])
+                k += 1
+        out = kept[:k].copy()
+    return out
 
 
 def coverage(room, height_m=None, cell_m=0.1):

@@ -36,10 +36,12 @@ warm level follows the detector's warm-room rule.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
-from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel
+from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -235,7 +237,7 @@ _LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometr
 def ring_radius(m, spread=0.0):
     """Radius of the ring m people of a group stand on (0 for one person): at least
     GROUP_SPACING_M between neighbours, wider when the blobs show the group spread wider."""
-    return 0.0 if m == 1 else max(GROUP_SPACING_M / 2, GROUP_SPACING_M * m / (2 * np.pi), spread)
+    return 0.0 if m == 1 else max(GROUP_SPACING_M / 2, GROUP_SPACING_M * m / (2 * math.pi), spread)
 
 
 def group_ring(x, y, m, spread=0.0):
@@ -243,7 +245,7 @@ def group_ring(x, y, m, spread=0.0):
     if m == 1:
         return [(x, y)]
     radius = ring_radius(m, spread)
-    return [(x + radius * np.cos(2 * np.pi * j / m), y + radius * np.sin(2 * np.pi * j / m)) for j in range(m)]
+    return [(x + radius * math.cos(2 * math.pi * j / m), y + radius * math.sin(2 * math.pi * j / m)) for j in range(m)]
 
 
 def _keep_clusters(people, labels, keep):
@@ -265,6 +267,11 @@ class BlobFusion:
         self.target_h = s.target_height_m
         self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
+        # the cameras' geometry as arrays, for numba kernels
+        self._origins = np.array([m.origin for m in self.models])
+        self._Rs = np.array([m.R for m in self.models])
+        self._fxs = np.array([m.fx for m in self.models])
+        self._fys = np.array([m.fy for m in self.models])
 
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
@@ -277,17 +284,17 @@ class BlobFusion:
             area = self._areas[key] = self.models[cam].group_area_px(spots)
         return area
 
-    def group_spread(self, cams, boxes, members):
-        """Ring radius the group's blobs show: the widest floor extent (at the target height)
-        of a member's bounding box, less one person's width, halved."""
-        widest = 0.0
-        for i in members:
-            c0, r0, c1, r1 = boxes[i]
-            corners = self.models[cams[i]].to_floor([c0 - 0.5, c1 + 0.5, c0 - 0.5, c1 + 0.5],
-                                                     [r0 - 0.5, r0 - 0.5, r1 + 0.5, r1 + 0.5], self.target_h)
-            if np.isfinite(corners).all():
-                widest = max(widest, *(corners.max(axis=0) - corners.min(axis=0)))
-        return max(0.0, (widest - 2 * PERSON_RADIUS_M) / 2)
+    def box_extents(self, cams, boxes):
+        """Widest floor extent (m, at the target height) of each detection's bounding box
+        (col0, row0, col1, row1); 0 where part of it does not reach the floor."""
+        return box_floor_extents(self._origins, self._Rs, self._fxs, self._fys, np.asarray(cams, np.int64),
+                                 np.asarray(boxes, np.float64), self.target_h)
+
+    @staticmethod
+    def group_spread(extents, members):
+        """Ring radius the group's blobs show: the widest floor extent of a member's bounding
+        box (box_extents), less one person's width, halved."""
+        return max(0.0, (extents[members].max() - 2 * PERSON_RADIUS_M) / 2)
 
     def group_sizes(self, cams, pixels, boxes, labels, people, only=None):
         """People in each cluster (or in cluster `only`) and their ring's spread: the largest
@@ -296,13 +303,16 @@ class BlobFusion:
         patch."""
         sizes = np.ones(len(people), np.int64)
         spreads = np.zeros(len(people))
+        extents = None          # box_extents, computed when a cluster is sized
         for c in range(len(people)) if only is None else (only,):
             members = np.flatnonzero(labels == c)
-            if len(set(cams[members])) < 2:
+            if len(set(cams[members].tolist())) < 2:
                 continue           # one view cannot tell a group from warm floor: one person
             n = pixels[members].sum()
             x, y = people[c]
-            spreads[c] = spread = self.group_spread(cams, boxes, members)
+            if extents is None:
+                extents = self.box_extents(cams, boxes)
+            spreads[c] = spread = self.group_spread(extents, members)
             while sizes[c] < MAX_GROUP:
                 need = sum(self.group_area(cams[i], x, y, sizes[c] + 1, spread) for i in members)
                 if need <= 0 or n < need:

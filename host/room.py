@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 LENSES = {"110x75": (110.0, 75.0), "55x35": (55.0, 35.0)}
 
@@ -139,9 +140,15 @@ class Room:
 
 
 # -- geometry ------------------------------------------------------------------------------
+@njit(cache=True)
 def polygon_area(poly):
-    x, y = poly[:, 0], poly[:, 1]
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+    """Area of a simple polygon (k, 2) float array (shoelace); 0 for fewer than 3 vertices."""
+    twice = 0.0
+    n = len(poly)
+    for i in range(n):
+        j = (i + 1) % n
+        twice += poly[i, 0] * poly[j, 1] - poly[j, 0] * poly[i, 1]
+    return abs(twice) / 2
 
 
 def point_in_polygon(x, y, poly):

@@ -105,23 +105,60 @@ def test_calibrate_refuses_too_few_points():
         calibrate(pose)
 
 
+def _sampled_union(outlines, sub=16):
+    """Pixels inside any of the outlines, by sample points (sub x sub per pixel) over the image."""
+    import numpy as np
+    from matplotlib.path import Path
+    gx = np.arange(-0.5 + 0.5 / sub, 31.5, 1 / sub)
+    gy = np.arange(-0.5 + 0.5 / sub, 23.5, 1 / sub)
+    grid = np.column_stack([np.repeat(gx, len(gy)), np.tile(gy, len(gx))])
+    inside = np.zeros(len(grid), bool)
+    for o in outlines:
+        inside |= Path(o).contains_points(grid)
+    return inside.sum() / sub ** 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-0.5, 12.5), st.floats(-0.5, 7.5), st.floats(-1.0, 1.0), st.floats(-1.0, 1.0))
+def test_two_peoples_pixel_area_is_the_union_of_their_outlines(x, y, dx, dy):
+    """Two outlines are measured exactly (A + B - both, each clipped to the image): the
+    result agrees with sample points inside either, overlapping or apart, cut by the border
+    or not."""
+    model = CameraModel(load_room(EXAMPLE_ROOM).cameras[0])
+    spots = [(x, y), (x + dx, y + dy)]
+    outlines = [o for o in (model.person_outline(*p) for p in spots) if o is not None]
+    exact = model.group_area_px(spots)
+    assert exact == pytest.approx(_sampled_union(outlines), abs=0.3) if outlines else exact == 0
+    single = [model.group_area_px([p]) for p in spots]
+    assert max(single) - 1e-9 <= exact <= sum(single) + 1e-9
+
+
+def test_convex_hull_and_clipping():
+    import numpy as np
+    from thermocc.camera import IMAGE_OUTLINE, clip_convex, convex_hull
+    from thermocc.room import polygon_area
+    rng = np.random.default_rng(3)
+    square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+    inner = np.vstack([square, rng.uniform(0.1, 1.9, (40, 2)), [[1.0, 0.0], [2.0, 1.0]]])   # + points on edges
+    hull = convex_hull(inner[rng.permutation(len(inner))])
+    assert len(hull) == 4 and polygon_area(hull) == pytest.approx(4.0)
+    assert {tuple(v) for v in hull} == {tuple(v) for v in square}
+    shifted = convex_hull(square + 1.0)
+    assert polygon_area(clip_convex(hull, shifted)) == pytest.approx(1.0)          # overlap 1 x 1
+    assert len(clip_convex(hull, convex_hull(square + 5.0))) == 0                  # apart
+    assert polygon_area(clip_convex(convex_hull(square * 40 - 10), IMAGE_OUTLINE)) == pytest.approx(32 * 24)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.floats(-0.5, 12.5), st.floats(-0.5, 7.5))
 def test_one_persons_pixel_area_is_their_outline_within_the_image(x, y):
     """One outline's area is computed exactly (clipped to the image); it agrees with counting
     sample points inside it (how a union of several outlines is measured) to within the
     sampling error, also where the image border cuts it."""
-    import numpy as np
-    from matplotlib.path import Path
     model = CameraModel(load_room(EXAMPLE_ROOM).cameras[0])
     outline = model.person_outline(x, y)
     exact = model.group_area_px([(x, y)])
     if outline is None:
         assert exact == 0
         return
-    sub = 16
-    gx = np.arange(-0.5 + 0.5 / sub, 31.5, 1 / sub)
-    gy = np.arange(-0.5 + 0.5 / sub, 23.5, 1 / sub)
-    grid = np.column_stack([np.repeat(gx, len(gy)), np.tile(gy, len(gx))])
-    sampled = Path(outline).contains_points(grid).sum() / sub ** 2
-    assert exact == pytest.approx(sampled, abs=0.15)
+    assert exact == pytest.approx(_sampled_union([outline]), abs=0.15)
