@@ -216,9 +216,9 @@ def causes(settings, start_hour, hours):
         if views:
             one = np.mean([v == 1 for v in views])
             notes.append("the sun patch is seen by one camera %.0f %% of the time: the background learns the "
-                         "floor as it warms, but not under someone seated, so when they leave, sunlit floor there "
-                         "is a person to that camera until the patch moves on (two views place it at floor height "
-                         "and drop it)" % (100 * one))
+                         "floor as it warms, but not in the pixels of someone seated (their group), so when they "
+                         "leave, the sunlit floor round their seat is a person to that camera until the patch moves "
+                         "on (two views place it at floor height and drop it)" % (100 * one))
     return notes
 
 
