@@ -84,24 +84,10 @@ class CameraModel:
         (overlapping people cover less than the sum of their areas), clipped to the image.
         One or two outlines exactly (two convex outlines: A + B - A and B); more, counted
         on a grid of sub x sub points per pixel over the outlines' bounding box."""
-        from matplotlib.path import Path
+        spots = np.asarray(spots, float).reshape(-1, 2)
         if len(spots) <= 2:
-            return _union_area(self.origin, self.R, self.fx, self.fy, np.asarray(spots, float).reshape(-1, 2))
-        outlines = [o for o in (self.person_outline(x, y) for x, y in spots) if o is not None]
-        if not outlines:
-            return 0.0
-        pts = np.concatenate(outlines)
-        lo = np.maximum(np.floor(pts.min(axis=0) + 0.5) - 0.5, -0.5)
-        hi = np.minimum(np.ceil(pts.max(axis=0) + 0.5) - 0.5, [COLS - 0.5, ROWS - 0.5])
-        if (hi <= lo).any():
-            return 0.0
-        gx = np.arange(lo[0] + 0.5 / sub, hi[0], 1.0 / sub)
-        gy = np.arange(lo[1] + 0.5 / sub, hi[1], 1.0 / sub)
-        grid = np.column_stack([np.repeat(gx, len(gy)), np.tile(gy, len(gx))])
-        inside = np.zeros(len(grid), bool)
-        for o in outlines:
-            inside |= Path(o).contains_points(grid)
-        return inside.sum() / (sub * sub)
+            return _union_area(self.origin, self.R, self.fx, self.fy, spots)
+        return _sampled_union_area(self.origin, self.R, self.fx, self.fy, spots, sub)
 
     def pixel_footprint(self, height_m):
         """Outline (4, 2) of the image at height_m (the edges of the corner pixels)."""
@@ -219,6 +205,49 @@ def _union_area(origin, R, fx, fy, spots):
         if len(both) >= 3:
             area -= polygon_area(clip_convex(both, IMAGE_OUTLINE))
     return area
+
+
+@njit(cache=True)
+def _sampled_union_area(origin, R, fx, fy, spots, sub):
+    """CameraModel.group_area_px for any number of spots: sample points (sub x sub per
+    pixel) over the outlines' bounding box within the image, counted when inside any
+    outline (inside a convex outline: on the inner side of every edge)."""
+    outlines = []
+    lo0, lo1, hi0, hi1 = np.inf, np.inf, -np.inf, -np.inf
+    for k in range(len(spots)):
+        o = _person_outline(origin, R, fx, fy, spots[k, 0], spots[k, 1])
+        if len(o):
+            outlines.append(o)
+            lo0, lo1 = min(lo0, o[:, 0].min()), min(lo1, o[:, 1].min())
+            hi0, hi1 = max(hi0, o[:, 0].max()), max(hi1, o[:, 1].max())
+    if len(outlines) == 0:
+        return 0.0
+    # whole pixels round the outlines, within the image
+    lo0, lo1 = max(np.floor(lo0 + 0.5) - 0.5, -0.5), max(np.floor(lo1 + 0.5) - 0.5, -0.5)
+    hi0, hi1 = min(np.ceil(hi0 + 0.5) - 0.5, COLS - 0.5), min(np.ceil(hi1 + 0.5) - 0.5, ROWS - 0.5)
+    if hi0 <= lo0 or hi1 <= lo1:
+        return 0.0
+    step = 1.0 / sub
+    inside = 0
+    gx = lo0 + step / 2
+    while gx < hi0:
+        gy = lo1 + step / 2
+        while gy < hi1:
+            for o in outlines:
+                n = len(o)
+                hit = True
+                for e in range(n):
+                    a0, a1 = o[e, 0], o[e, 1]
+                    b0, b1 = o[(e + 1) % n, 0], o[(e + 1) % n, 1]
+                    if (b0 - a0) * (gy - a1) - (b1 - a1) * (gx - a0) < 0:
+                        hit = False
+                        break
+                if hit:
+                    inside += 1
+                    break
+            gy += step
+        gx += step
+    return inside / (sub * sub)
 
 
 @njit(cache=True)

@@ -234,18 +234,22 @@ EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen per
 _LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometry
 
 
+@njit(cache=True)
 def ring_radius(m, spread=0.0):
     """Radius of the ring m people of a group stand on (0 for one person): at least
     GROUP_SPACING_M between neighbours, wider when the blobs show the group spread wider."""
     return 0.0 if m == 1 else max(GROUP_SPACING_M / 2, GROUP_SPACING_M * m / (2 * math.pi), spread)
 
 
+@njit(cache=True)
 def group_ring(x, y, m, spread=0.0):
-    """Where m people of a group stand: a ring round (x, y)."""
-    if m == 1:
-        return [(x, y)]
+    """Where m people of a group stand: a ring round (x, y), (m, 2)."""
     radius = ring_radius(m, spread)
-    return [(x + radius * math.cos(2 * math.pi * j / m), y + radius * math.sin(2 * math.pi * j / m)) for j in range(m)]
+    spots = np.empty((m, 2))
+    for j in range(m):
+        spots[j, 0] = x + radius * math.cos(2 * math.pi * j / m)
+        spots[j, 1] = y + radius * math.sin(2 * math.pi * j / m)
+    return spots
 
 
 def _keep_clusters(people, labels, keep):
@@ -445,12 +449,10 @@ class BlobFusion:
         """A cluster of size m > 1 becomes m people on its ring."""
         if (sizes == 1).all():
             return people, labels
-        out, first = [], np.zeros(len(people), np.int64)
-        for c, (x, y) in enumerate(people):
-            first[c] = len(out)
-            out.extend(group_ring(x, y, sizes[c], spreads[c]))
+        rings = [group_ring(x, y, sizes[c], spreads[c]) for c, (x, y) in enumerate(people)]
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         labels = np.where(labels >= 0, first[np.maximum(labels, 0)], -1)
-        return np.array(out, float).reshape(-1, 2), labels
+        return np.concatenate(rings).reshape(-1, 2), labels
 
 
 # -- frame mode ----------------------------------------------------------------------------
