@@ -24,6 +24,8 @@ PERSON_RADIUS_M = 0.25
 PERSON_BOTTOM_M = 0.4
 PERSON_TOP_M = 1.3
 _RING = np.linspace(0, 2 * math.pi, 16, endpoint=False)
+# Groups of up to this many are measured exactly (inclusion and exclusion grows as 2**m).
+EXACT_OUTLINES = 3
 _BASE = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])   # columns: camera x, y, z in room axes
 
 
@@ -82,10 +84,10 @@ class CameraModel:
     def group_area_px(self, spots, sub=4):
         """Pixels covered by the union of the outlines of people at floor points `spots`
         (overlapping people cover less than the sum of their areas), clipped to the image.
-        One or two outlines exactly (two convex outlines: A + B - A and B); more, counted
-        on a grid of sub x sub points per pixel over the outlines' bounding box."""
+        Up to EXACT_OUTLINES outlines exactly (convex outlines: A + B - A and B, and so on);
+        more, counted on a grid of sub x sub points per pixel over their bounding box."""
         spots = np.asarray(spots, float).reshape(-1, 2)
-        if len(spots) <= 2:
+        if len(spots) <= EXACT_OUTLINES:
             return _union_area(self.origin, self.R, self.fx, self.fy, spots)
         return _sampled_union_area(self.origin, self.R, self.fx, self.fy, spots, sub)
 
@@ -190,20 +192,27 @@ def _person_outline(origin, R, fx, fy, x, y):
 
 @njit(cache=True)
 def _union_area(origin, R, fx, fy, spots):
-    """CameraModel.group_area_px for one or two spots (k, 2), exactly: the image's pixels
-    inside either person's convex outline (A + B - A and B, each clipped to the image)."""
-    outlines = []
+    """CameraModel.group_area_px for up to EXACT_OUTLINES spots (k, 2), exactly: the
+    image's pixels inside any person's convex outline, by inclusion and exclusion over
+    the outlines clipped to the image (A + B + C - AB - AC - BC + ABC; all convex)."""
+    clipped = []
     for k in range(len(spots)):
         o = _person_outline(origin, R, fx, fy, spots[k, 0], spots[k, 1])
         if len(o):
-            outlines.append(o)
+            o = clip_convex(o, IMAGE_OUTLINE)
+            if len(o) >= 3:
+                clipped.append(o)
+    n = len(clipped)
     area = 0.0
-    for o in outlines:
-        area += polygon_area(clip_convex(o, IMAGE_OUTLINE))
-    if len(outlines) == 2:
-        both = clip_convex(outlines[0], outlines[1])
-        if len(both) >= 3:
-            area -= polygon_area(clip_convex(both, IMAGE_OUTLINE))
+    for i in range(n):
+        area += polygon_area(clipped[i])
+        for j in range(i + 1, n):
+            both = clip_convex(clipped[i], clipped[j])
+            if len(both) < 3:
+                continue
+            area -= polygon_area(both)
+            for k in range(j + 1, n):
+                area += polygon_area(clip_convex(both, clipped[k]))
     return area
 
 
