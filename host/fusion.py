@@ -28,7 +28,8 @@ the cameras that see it (a fused thermal snapshot of the room), and its warm 8-c
 regions are where people are. Regions are not counted as people: a body is not at one
 height, so each camera's view of it lands elsewhere on the grid (head beyond it, feet
 short of it) and one person seen by two cameras makes two regions. Instead each camera's
-warm pixel group that reaches a region becomes one detection, and the detections are
+warm pixel group (grown over the fringe, as the detector grows a blob) that reaches a
+region becomes one detection, and the detections are
 associated (and groups sized by their pixels) exactly as in blob mode (tested: a rendered
 person anywhere is counted once in both modes). Only pixels inside the detector's person blobs take part
 (pipeline.person_pixels): monitors, sun and kettles stay the detector's business; the
@@ -549,8 +550,9 @@ class FrameFusion:
         self.stack = np.zeros(gx.size, np.int64)
         self.out = np.zeros((64, 5))
         self.association = BlobFusion(room)
-        # Its detections hold warm pixels only (no fringe), a fraction of a person's outline
-        # (in winter coats, the head alone): the lone-fragment test would drop whole people.
+        # Its detections are warm over one ambient per camera, not over the detector's
+        # per-pixel background, so a lone one's size is not what the lone-fragment test
+        # was measured on (blob mode): that test stays off here.
         self.association.min_lone_fraction = 0.0
         self.threshold = threshold_c
         self.contrast_pct = round(100 * contrast)
@@ -573,27 +575,33 @@ class FrameFusion:
 
     def _people(self, k, frames, ambients, ok, thresholds):
         """The grid's regions, counted as blob mode counts. A body's views land apart on the
-        grid (it is not at one height), so regions are not people: each camera's warm group
-        of pixels (8-connected, in the image) that reaches a region is one detection, and the
-        detections are associated by their rays (BlobFusion), as blobs are."""
+        grid (it is not at one height), so regions are not people: each camera's group of
+        pixels that reaches a region is one detection, and the detections are associated by
+        their rays (BlobFusion), as blobs are. A group is grown as the detector grows a blob
+        (8-connected, in the image, over warm pixels and the fringe down to half the
+        threshold), so its pixel count and box are what group sizing expects of a blob;
+        its centroid is that of its warm pixels."""
         from scipy import ndimage
         accepted = np.isin(self.labels, self.out[:k, 4])      # cells of the regions kept
         dets = []
         for cam in np.flatnonzero(ok):
             excess = frames[cam] - ambients[cam] - thresholds[cam]
-            groups, n = ndimage.label((excess >= 0).reshape(ROWS, COLS), np.ones((3, 3)))
+            warm = excess >= 0
+            groups, n = ndimage.label((excess >= -thresholds[cam] / 2).reshape(ROWS, COLS), np.ones((3, 3)))
             if not n:
                 continue
             groups = groups.ravel()
             cells = self.pixel_of_cell[cam]
-            reached = np.unique(groups[cells[(cells >= 0) & accepted]])
+            reached = groups[cells[(cells >= 0) & accepted]]
+            reached = np.unique(reached[warm[cells[(cells >= 0) & accepted]]])
             for g in reached[reached > 0]:
                 pix = np.flatnonzero(groups == g)
-                w = excess[pix] + 0.01
+                core = pix[warm[pix]]
+                w = excess[core] + 0.01
                 rows, cols = np.divmod(pix, COLS)
                 at_edge = bool(rows.min() == 0 or rows.max() == ROWS - 1 or cols.min() == 0 or cols.max() == COLS - 1)
-                dets.append((cam, (cols * w).sum() / w.sum(), (rows * w).sum() / w.sum(), at_edge, len(pix),
-                             cols.min(), rows.min(), cols.max(), rows.max()))
+                dets.append((cam, (core % COLS * w).sum() / w.sum(), (core // COLS * w).sum() / w.sum(), at_edge,
+                             len(pix), cols.min(), rows.min(), cols.max(), rows.max()))
         if not dets:
             return np.zeros((0, 2))
         people, _ = self.association.fuse(dets)

@@ -279,7 +279,7 @@ def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_blob_mode():
     The monitors by the left wall make a blob of a few pixels in the corner of the one
     camera that sees them, and past that corner is the wall: under min_lone_fraction of one
     person's pixels there, so not a person (with that rule off, two of them count as one).
-    Not claimed for frame mode, whose detections hold warm pixels only, no fringe."""
+    Not claimed for frame mode, where the lone-fragment test is off."""
     from thermocc_tools.occupancy_sim import make_seats
     count = RenderedCount()
     for seat in make_seats(ROOM):
@@ -289,9 +289,8 @@ def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_blob_mode():
 
 
 def test_one_camera_sees_a_person_in_a_winter_coat_whole_in_both_modes():
-    """A coat reads 3.6 C over the air, under the 5 C threshold: frame mode's detections are
-    the head alone, a fraction of a person's outline, so the lone-fragment test must not
-    apply to them; blob mode's hold the coat as fringe."""
+    """A coat reads 3.6 C over the air, under the 5 C threshold: only the head is warm; both
+    modes' groups take the coat as fringe."""
     count = RenderedCount()
     count.renderer = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0, winter_clothing=True))
     count.empty = count.renderer.render(NIGHT, [], [])
@@ -305,8 +304,8 @@ def test_a_small_group_merged_into_one_blob_counts_as_its_size(posture):
     generator seats a meeting) merge into one blob in some views; blob mode counts the
     group by the area its blobs cover against what that many people cover there. Not
     claimed: in these noise-free scenes four to seven seated people form one cluster per
-    part of the group and are over-counted by two or three; frame mode's warm regions,
-    without the fringe, undercount groups. The accuracy benchmark measures both."""
+    part of the group and are over-counted by two or three. The accuracy benchmark measures
+    both modes."""
     count = RenderedCount()
     table = (5.9, 4.4)
     for size in (2, 3):
@@ -316,3 +315,14 @@ def test_a_small_group_merged_into_one_blob_counts_as_its_size(posture):
         assert len(people) == size, (size, posture, people)
         # each person has a fused position near them
         assert max(min(np.hypot(*(p - q[:2])) for p in people) for q in ring) < 0.6
+
+
+def test_two_seated_people_a_desk_apart_whose_views_touch_count_as_two_in_both_modes():
+    """Two people seated 1.4-1.6 m apart in the Main Area make one blob in two cameras'
+    views, sized as two by its pixels. Frame mode counted them as one (its detections held
+    warm pixels only, too few for two) until its groups took the fringe as the detector's do."""
+    count = RenderedCount()
+    for a, b in (((5.0, 2.4), (6.4, 2.4)), ((5.0, 2.4), (6.6, 2.4))):
+        for mode, people in count.people([(*a, "seated"), (*b, "seated")]):
+            assert len(people) == 2, (mode, a, b, people)
+            assert max(min(np.hypot(*(p - q)) for p in people) for q in (np.array(a), np.array(b))) < 0.3
