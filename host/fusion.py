@@ -550,10 +550,6 @@ class FrameFusion:
         self.stack = np.zeros(gx.size, np.int64)
         self.out = np.zeros((64, 5))
         self.association = BlobFusion(room)
-        # Its detections are warm over one ambient per camera, not over the detector's
-        # per-pixel background, so a lone one's size is not what the lone-fragment test
-        # was measured on (blob mode): that test stays off here.
-        self.association.min_lone_fraction = 0.0
         self.threshold = threshold_c
         self.contrast_pct = round(100 * contrast)
         self.max_excess = max_person_excess_c

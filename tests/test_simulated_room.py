@@ -273,18 +273,17 @@ class RenderedCount:
         return [("blob", self.fusion.fuse(dets)[0]), ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool)))]
 
 
-def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_blob_mode():
+def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_both_modes():
     """Every desk's monitor, on while nobody sits there (it stays on a while after its user
-    leaves), is nobody in blob mode; with its user seated it is one person in both modes.
-    The monitors by the left wall make a blob of a few pixels in the corner of the one
-    camera that sees them, and past that corner is the wall: under min_lone_fraction of one
-    person's pixels there, so not a person (with that rule off, two of them count as one).
-    Not claimed for frame mode, where the lone-fragment test is off."""
+    leaves), is nobody; with its user seated it is one person, in both modes. The monitors
+    by the left wall make a blob of a few pixels in the corner of the one camera that sees
+    them, and past that corner is the wall: under min_lone_fraction of one person's pixels
+    there, so not a person (with that rule off, two of them count as one)."""
     from thermocc_tools.occupancy_sim import make_seats
     count = RenderedCount()
     for seat in make_seats(ROOM):
         if seat.monitor is not None:
-            assert len(dict(count.people([], [seat.monitor]))["blob"]) == 0, seat
+            assert [len(p) for _, p in count.people([], [seat.monitor])] == [0, 0], seat
             assert [len(p) for _, p in count.people([(seat.x, seat.y, "seated")], [seat.monitor])] == [1, 1], seat
 
 
