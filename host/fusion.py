@@ -588,8 +588,8 @@ class FrameFusion:
                 continue
             groups = groups.ravel()
             cells = self.pixel_of_cell[cam]
-            reached = groups[cells[(cells >= 0) & accepted]]
-            reached = np.unique(reached[warm[cells[(cells >= 0) & accepted]]])
+            seen = cells[(cells >= 0) & accepted]               # pixels on the regions kept
+            reached = np.unique(groups[seen[warm[seen]]])         # groups a warm pixel of which is there
             for g in reached[reached > 0]:
                 pix = np.flatnonzero(groups == g)
                 core = pix[warm[pix]]
