@@ -589,7 +589,7 @@ class FrameFusion:
             groups = groups.ravel()
             cells = self.pixel_of_cell[cam]
             seen = cells[(cells >= 0) & accepted]               # pixels on the regions kept
-            reached = np.unique(groups[seen[warm[seen]]])         # groups a warm pixel of which is there
+            reached = np.unique(groups[seen[warm[seen]]])         # groups with a warm pixel there
             for g in reached[reached > 0]:
                 pix = np.flatnonzero(groups == g)
                 core = pix[warm[pix]]

@@ -75,10 +75,9 @@ class RoomRenderer:
         self.bounds = (x0, y0, x1, y1)
         # Where each camera's sub-rays meet the floor, and the sun's shortfall there from
         # bodies that shaded it (see shaded_deficit); its state is the last frame's.
-        self.floor_hits = []
-        for m, d in zip(self.models, self.rays):
-            t = -m.origin[2] / d[:, 2]
-            self.floor_hits.append((m.origin[0] + t * d[:, 0], m.origin[1] + t * d[:, 1]))
+        self.floor_t = [-m.origin[2] / d[:, 2] for m, d in zip(self.models, self.rays)]   # ray length to z = 0
+        self.floor_hits = [(m.origin[0] + t * d[:, 0], m.origin[1] + t * d[:, 1])
+                           for m, d, t in zip(self.models, self.rays, self.floor_t)]
         self._deficit = [np.zeros(len(d)) for d in self.rays]
         self._shade_input = [np.zeros(len(d)) for d in self.rays]
         self._deficit_t = None
@@ -137,9 +136,7 @@ class RoomRenderer:
         in_band = (fy >= y0) & (fy <= y0 + self.SUN_DEPTH) & (t_on < t_off) & (t_on <= day)
         a, b = t_on, np.minimum(t_off, day)
         if s.sun_floor_s <= 0:
-            lit = in_band & (day <= t_off)
-            excess[lit] = s.sun_excess_c
-            return excess
+            return self.sun_input(fx, fy, t_s)
         tau = s.sun_floor_s
         # response at `day` to a unit step on at a and off at b (b = day while still lit)
         resp = np.exp(-(day - b) / tau) - np.exp(-(day - a) / tau)
@@ -199,7 +196,7 @@ class RoomRenderer:
         for k, (m, d) in enumerate(zip(self.models, self.rays)):
             o = m.origin
             # floor (z = 0); rays that leave the floor polygon's box end on a wall at air temperature
-            t_best = -o[2] / d[:, 2]
+            t_best = self.floor_t[k]
             temp = np.full(len(d), air)
             if s.sun:
                 temp += self.sun_floor_excess(*self.floor_hits[k], t_s) - deficit[k]
