@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from thermocc.daemon import Fuser, replay                      # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
-from thermocc.score import format_table, score, settle_s       # noqa: E402
+from thermocc.score import format_causes, format_table, score, settle_s   # noqa: E402
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import simulate_files           # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
@@ -99,15 +99,18 @@ def fixed_threshold_blobs(frame):
     return np.array(rows, float).reshape(-1, BLOB_FIELDS)
 
 
-def run_variants(data, work, zones):
-    """Score every variant on one simulated dataset; {variant: score dict}."""
+def run_variants(data, work, offline=()):
+    """Score every variant on one simulated dataset; {variant: score dict}. offline: indices
+    of the example room's cameras that delivered nothing (people only they see are out of view)."""
     logs = [str(p) for p in sorted((data / "boards").glob("*/sd/*")) if p.is_dir()]
     truth = data / "truth.csv"
+    room = load_room(EXAMPLE_ROOM)
+    zones = [z.name for z in room.zones]
     results = {}
 
-    def scored(out):
+    def scored(out, off=tuple(offline)):
         lab = out / "lab"
-        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S)
+        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S, room=room, offline=off)
 
     site = write_variant_room(work / "blob", "lab", lambda r: None)
     replay(site, work / "blob" / "outputs", log_folders=logs, mode="blob", all_frames=True)
@@ -125,7 +128,8 @@ def run_variants(data, work, zones):
         r["cameras"] = [c for c in r["cameras"] if (c["node"], c["id"]) == ("node-a", "cam1")]
     site = write_variant_room(work / "onecam", "lab", one_camera)
     replay(site, work / "onecam" / "outputs", log_folders=logs, mode="blob", all_frames=True)
-    results["one camera"] = scored(work / "onecam" / "outputs")
+    results["one camera"] = scored(work / "onecam" / "outputs", off=[k for k, c in enumerate(room.cameras)
+                                                                      if (c.node, c.id) != ("node-a", "cam1")])
 
     site = write_variant_room(work / "fixed", "lab", lambda r: None)
     fuser = Fuser(site, work / "fixed" / "outputs", journal=False, mode="blob")
@@ -146,7 +150,9 @@ def combine(parts):
     out = {}
     w = np.array([p["ticks_scored"] for p in parts], float)
     for k, v in parts[0].items():
-        if isinstance(v, dict):
+        if k == "episodes":             # the longest of every day's
+            out[k] = sorted((e for p in parts for e in p[k]), key=lambda e: -e["ticks"])[:len(v) or 5]
+        elif isinstance(v, dict):
             merged = {}
             for p in parts:
                 for z, n in p[k].items():
@@ -172,7 +178,8 @@ def verdict(res):
 
 
 def why(res):
-    """Where the count errors are, from the scorer's breakdown."""
+    """Where the count errors are, from the scorer's breakdown: how often, in which zones,
+    their causes (thermocc.score.ERROR_CAUSES) and the longest episodes."""
     n = max(1, res["ticks_scored"])
     parts = ["over-counted %.1f %% of ticks, under-counted %.1f %%" % (100 * res["over_count_ticks"] / n,
                                                                      100 * res["under_count_ticks"] / n)]
@@ -180,19 +187,21 @@ def why(res):
         parts.append("extra people mostly in " + ", ".join("%s (%d)" % kv for kv in list(res["extra_by_zone"].items())[:3]))
     if res["missed_by_zone"]:
         parts.append("missed people mostly in " + ", ".join("%s (%d)" % kv for kv in list(res["missed_by_zone"].items())[:3]))
-    return "; ".join(parts)
+    return "\n".join(["; ".join(parts)] + format_causes(res, indent="          "))
 
 
-def causes(settings, start_hour, hours):
-    """What the room's geometry says about a scenario's errors (computed, not asserted):
-    floor no working camera sees, and how many cameras see the sun patch."""
+def causes(settings, start_hour, hours, res):
+    """What the room's geometry says about a scenario's errors (computed, not asserted), for
+    the causes its score res found: floor no working camera sees (people missed out of
+    view), and how many cameras see the sun patch (ghosts: extra people with nobody near)."""
     from thermocc.camera import CameraModel, coverage
     from thermocc.room import point_in_polygon
     from thermocc_tools.thermal_render import RoomRenderer
     room = load_room(EXAMPLE_ROOM)
     working = [k for k in range(len(room.cameras)) if k not in settings.offline_cameras]
     notes = []
-    if settings.offline_cameras:
+    found = res.get("error_causes", {})
+    if settings.offline_cameras and found.get("missed, out of view"):
         xs, ys, seen, _ = coverage(room)
         gx, gy = np.meshgrid(xs, ys)
         blind = ~seen[..., working].any(axis=2)
@@ -203,7 +212,7 @@ def causes(settings, start_hour, hours):
             if share > 0.2:
                 notes.append("with %s offline, %.0f %% of %s is seen by no camera (the outputs' coverage column "
                              "says so)" % (names, 100 * share, z.name))
-    if settings.sun:
+    if settings.sun and found.get("extra, alone"):
         renderer = RoomRenderer(room, settings)
         models = [CameraModel(room.cameras[k]) for k in working]
         views = []
@@ -231,7 +240,6 @@ def main(argv=None):
     ap.add_argument("--only", help="run only scenarios whose name contains this text")
     a = ap.parse_args(argv)
     out = Path(a.out)
-    zones = [z.name for z in load_room(EXAMPLE_ROOM).zones]
     started = time.monotonic()
     table, notes = {}, {}
     for name, dates, behaviour, start_hour, hours, settings in scenarios(a.quick):
@@ -253,9 +261,9 @@ def main(argv=None):
                                render_settings=settings, start_date=date, frame_interval_s=a.frame_interval_s,
                                raw_every=1, quiet=True)
                 done.write_text(str(seed))
-            per_day.append(run_variants(data, work, zones))
+            per_day.append(run_variants(data, work, settings.offline_cameras))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
-        notes[name] = causes(settings, start_hour, hours)
+        notes[name] = causes(settings, start_hour, hours, table[name]["blob"])
         print("\n== %s (%d ticks scored, %.0f s so far)" % (name, table[name]["blob"]["ticks_scored"],
                                                              time.monotonic() - started))
         print(format_table(table[name]))

@@ -9,6 +9,13 @@ Per compared tick: exact count, absolute count error, presence (count > 0); peop
 matched one to one (Hungarian, at most match_m apart) for position error and zone.
 At the timestep: L2 = the rounded mean true count per step vs output.csv's L2_count, and
 the same per zone for L3.
+
+Why counts are wrong: on every tick whose count is wrong, each true person left unmatched
+(missed) and each fused person left unmatched (extra) gets a cause (ERROR_CAUSES), and
+runs of wrong ticks in a row with the same sign are episodes (when, how long, where, the
+main cause). With the room, a missed person whose position is in no working camera's
+image is "out of view": no fuser could count them, and `exact_if_in_view` is the
+exact-count rate with those ticks forgiven (the ceiling the cameras allow).
 """
 from __future__ import annotations
 
@@ -18,6 +25,17 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
+
+
+GROUP_M = 1.0           # a true person with another this close is in a group
+ERROR_CAUSES = {
+    "missed, out of view": "no working camera's image holds the position (at the target height)",
+    "missed, in a group": "another person within GROUP_M: their blobs merge and the group is sized short",
+    "missed, alone": "in view, nobody near, not found (as warm as what is behind them, or too small)",
+    "extra, beside someone": "within GROUP_M of a true person: one person split, or a group sized long",
+    "extra, alone": "nobody within GROUP_M: a warm object or floor counted as a person (a ghost)",
+}
+MAX_EPISODES = 5
 
 
 def _shift(stamps, seconds):
@@ -31,21 +49,34 @@ def settle_s(room):
     return max(s.track_confirm_ticks, s.track_coast_ticks + 1) * s.tick_s
 
 
-def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None):
+def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None, room=None,
+          offline=()):
+    """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
+    cameras that did not report) let missed people be found out of view."""
+    views = None
+    if room is not None:
+        from thermocc.camera import CameraModel
+        views = [CameraModel(c) for k, c in enumerate(room.cameras) if k not in set(offline)]
+        target_h = room.settings.target_height_m
     fused = pd.read_csv(ticks_csv, dtype={"timestamp": str, "zone": str})
     truth_all = pd.read_csv(truth_csv, dtype={"timestamp": str, "zone": str})
     # a sampled time with nobody present has one row with empty fields (as ticks.csv)
     times = sorted(set(truth_all["timestamp"]))
     truth = truth_all.dropna(subset=["x"])
+    shifted = dict(zip(times, _shift(times, lag_s))) if times else {}
+    # only the fused ticks compared (a tick a second against truth every 30 s: most are not)
+    fused = fused[fused["timestamp"].isin(set(shifted.values()))]
     fused_by_t = {t: g.dropna(subset=["x"]) for t, g in fused.groupby("timestamp")}
     truth_by_t = {t: g for t, g in truth.groupby("timestamp")}
-    shifted = dict(zip(times, _shift(times, lag_s))) if times else {}
     exact = errs = 0
     n = 0
     tp = fp = fn = tn = 0
     pos_err, zone_ok, zone_n = [], 0, 0
     over = under = 0
     missed, extra = Counter(), Counter()      # zones of unmatched true / fused people: where errors are
+    causes = Counter()                        # people-ticks per ERROR_CAUSES key, on wrong ticks
+    wrong = []                                # (time, sign, [(cause, zone, x, y)]) of wrong ticks
+    out_of_view_only = 0                      # wrong ticks whose every error is a person out of view
     for t in times:
         ft = fused_by_t.get(shifted[t])
         if ft is None:
@@ -76,6 +107,13 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
                     matched_f.add(j)
         missed.update(tt["zone"].iloc[i] for i in range(nt) if i not in matched_t)
         extra.update(str(ft["zone"].iloc[j]) for j in range(nf) if j not in matched_f)
+        if nt != nf:
+            errors = _tick_errors(tt, ft, matched_t, matched_f, views, target_h if views is not None else 0.0)
+            causes.update(e[0] for e in errors)
+            wrong.append((t, 1 if nf > nt else -1, errors))
+            # the count is right for the people in view: only out-of-view people are missing
+            hidden = [e for e in errors if e[0] == "missed, out of view"]
+            out_of_view_only += len(hidden) == nt - nf and len(hidden) == len(errors)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -89,10 +127,76 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         "zone_accuracy": zone_ok / zone_n if zone_n else math.nan,
         "over_count_ticks": over, "under_count_ticks": under,
         "missed_by_zone": dict(missed.most_common()), "extra_by_zone": dict(extra.most_common()),
+        "error_causes": {k: causes[k] for k in ERROR_CAUSES if causes[k]},
+        "exact_if_in_view": (exact + out_of_view_only) / n if n and views is not None else math.nan,
+        "episodes": _episodes(wrong, times),
     }
     if output_csv is not None:
         result.update(_step_errors(output_csv, truth, times, step_min, zones))
     return result
+
+
+def _tick_errors(tt, ft, matched_t, matched_f, views, target_h):
+    """(cause, zone, x, y) of each unmatched true and fused person of one tick."""
+    a = tt[["x", "y"]].to_numpy(float)
+    b = ft[["x", "y"]].to_numpy(float)
+    errors = []
+    for i in range(len(a)):
+        if i in matched_t:
+            continue
+        near = np.hypot(*(a - a[i]).T) < GROUP_M
+        if views is not None and not any(v.to_pixel([a[i, 0]], [a[i, 1]], target_h)[2][0] for v in views):
+            cause = "missed, out of view"
+        elif near.sum() > 1:                      # itself and someone else
+            cause = "missed, in a group"
+        else:
+            cause = "missed, alone"
+        errors.append((cause, str(tt["zone"].iloc[i]), a[i, 0], a[i, 1]))
+    for j in range(len(b)):
+        if j in matched_f:
+            continue
+        beside = len(a) and np.hypot(*(a - b[j]).T).min() < GROUP_M
+        errors.append(("extra, beside someone" if beside else "extra, alone", str(ft["zone"].iloc[j]), b[j, 0], b[j, 1]))
+    return errors
+
+
+def _episodes(wrong, times):
+    """The longest runs of wrong ticks in a row (consecutive scored times, same sign), as
+    dicts: start, end, ticks, kind (over/under), cause and zone (the most frequent among
+    their errors), x and y (the errors' mean position)."""
+    index = {t: k for k, t in enumerate(times)}
+    runs = []
+    for t, sign, errors in wrong:
+        if runs and runs[-1]["sign"] == sign and index[t] == index[runs[-1]["end"]] + 1:
+            run = runs[-1]
+        else:
+            run = {"start": t, "sign": sign, "ticks": 0, "errors": []}
+            runs.append(run)
+        run["end"] = t
+        run["ticks"] += 1
+        run["errors"] += errors
+    out = []
+    for run in sorted(runs, key=lambda r: -r["ticks"])[:MAX_EPISODES]:
+        errs = run["errors"] or [("", "", math.nan, math.nan)]
+        out.append({"start": run["start"], "end": run["end"], "ticks": run["ticks"],
+                    "kind": "over" if run["sign"] > 0 else "under",
+                    "cause": Counter(e[0] for e in errs).most_common(1)[0][0],
+                    "zone": Counter(e[1] for e in errs).most_common(1)[0][0],
+                    "x": round(float(np.mean([e[2] for e in errs])), 2),
+                    "y": round(float(np.mean([e[3] for e in errs])), 2)})
+    return out
+
+
+def format_causes(res, indent="  "):
+    """Text lines: people-ticks per cause on wrong ticks, then the longest episodes."""
+    lines = []
+    if res.get("error_causes"):
+        lines.append(indent + "errors on wrong ticks (people-ticks): " + ", ".join(
+            "%s %d" % kv for kv in res["error_causes"].items()))
+    for e in res.get("episodes", []):
+        lines.append(indent + "%s..%s %4d ticks %s-counted: %s, %s (%.1f, %.1f)" % (
+            e["start"], e["end"][-8:], e["ticks"], e["kind"], e["cause"], e["zone"], e["x"], e["y"]))
+    return lines
 
 
 def _step_errors(output_csv, truth, times, step_min, zones):
@@ -124,7 +228,8 @@ def format_table(rows):
     """rows: {name: result dict} -> a text table of the main figures."""
     keys = [("exact_count_rate", "exact", "%.4f"), ("count_mae", "MAE", "%.4f"), ("presence_f1", "F1", "%.4f"),
             ("position_error_mean_m", "pos m", "%.3f"), ("position_error_p95_m", "p95 m", "%.3f"),
-            ("zone_accuracy", "zone", "%.3f"), ("l2_mae", "L2 MAE", "%.3f"), ("l3_mae", "L3 MAE", "%.3f")]
+            ("zone_accuracy", "zone", "%.3f"), ("l2_mae", "L2 MAE", "%.3f"), ("l3_mae", "L3 MAE", "%.3f"),
+            ("exact_if_in_view", "in view", "%.4f")]
     width = max([len(r) for r in rows] + [8])
     lines = ["%-*s " % (width, "run") + " ".join("%8s" % k[1] for k in keys)]
     for name, r in rows.items():

@@ -15,7 +15,7 @@ which closes thousands at once, compute the same numbers with the same code
       (the room's capacity when the zone has none)
   L4  people heat = zone count x W/person; devices on = min(devices, the zone's largest
       count over the step and the hold_steps before it); equipment W; W/m2; room totals
-docs/series.md lists every column.
+docs/host.md (Outputs) lists every column.
 """
 from __future__ import annotations
 

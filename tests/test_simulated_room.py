@@ -162,6 +162,49 @@ def test_scorer_on_constructed_cases(tmp_path):
     assert r["zone_accuracy"] == pytest.approx(2 / 3)
 
 
+def test_scorer_names_the_cause_of_each_count_error(tmp_path):
+    """Each wrong tick's unmatched people get a cause; runs of wrong ticks are episodes; a
+    person only an offline camera sees is out of view, and forgiven in exact_if_in_view."""
+    from thermocc.camera import CameraModel
+    from thermocc.room import EXAMPLE_ROOM, load_room
+    room = load_room(EXAMPLE_ROOM)
+    pantry = (10.4, 5.6)
+    seen_by = [k for k, c in enumerate(room.cameras) if CameraModel(c).to_pixel([pantry[0]], [pantry[1]], 1.0)[2][0]]
+    assert len(seen_by) == 1                      # the example room sees this spot with one camera
+    truth, ticks = [], []
+    people = {                                    # second: (true people, fused people)
+        0: ([(5.0, 4.0), (5.5, 4.0)], [(5.2, 4.0)]),          # a pair counted as one: missed, in a group
+        30: ([(5.0, 4.0)], []),                               # missed, alone
+        60: ([(5.0, 4.0)], [(5.0, 4.0), (9.0, 1.0)]),         # extra, alone (a ghost)
+        90: ([(5.0, 4.0)], [(5.0, 4.0), (5.4, 4.0)]),         # extra, beside someone
+        120: ([(5.0, 4.0), pantry], [(5.0, 4.0)]),            # missed, out of view once its camera is offline
+        150: ([(5.0, 4.0)], [(5.0, 4.0)]),                    # right
+    }
+    for sec, (true, fused) in people.items():
+        t, f = "2026-03-02 09:%02d:%02d" % divmod(sec, 60), "2026-03-02 09:%02d:%02d" % divmod(sec + 2, 60)
+        truth += ["%s,%d,%.1f,%.1f,%s" % (t, i, x, y, room.zones[room.zone_index(x, y)].name)
+                  for i, (x, y) in enumerate(true)]
+        ticks += ["%s,%d,4,%d,%.1f,%.1f,%s" % (f, len(fused), i, x, y, room.zones[room.zone_index(x, y)].name)
+                  for i, (x, y) in enumerate(fused)] or ["%s,0,4,,,," % f]
+    truth = _write(tmp_path / "truth.csv", truth, "timestamp,agent,x,y,zone")
+    ticks = _write(tmp_path / "ticks.csv", ticks, "timestamp,count,cameras_ok,person,x,y,zone")
+    r = score(ticks, truth, lag_s=2, room=room, offline=seen_by)
+    assert r["exact_count_rate"] == pytest.approx(1 / 6)
+    assert r["error_causes"] == {"missed, out of view": 1, "missed, in a group": 1, "missed, alone": 1,
+                                 "extra, beside someone": 1, "extra, alone": 1}
+    assert r["exact_if_in_view"] == pytest.approx(2 / 6)
+    assert [(e["start"][-8:], e["end"][-8:], e["ticks"], e["kind"]) for e in r["episodes"]] == [
+        ("09:00:00", "09:00:30", 2, "under"), ("09:01:00", "09:01:30", 2, "over"), ("09:02:00", "09:02:00", 1, "under")]
+    assert r["episodes"][2]["cause"] == "missed, out of view" and r["episodes"][2]["zone"] == "Pantry"
+    # with every camera working the Pantry person is in view: missed alone, nothing forgiven
+    r = score(ticks, truth, lag_s=2, room=room)
+    assert r["error_causes"]["missed, alone"] == 2 and "missed, out of view" not in r["error_causes"]
+    assert r["exact_if_in_view"] == pytest.approx(1 / 6)
+    # without the room nobody is out of view, and there is no ceiling to report
+    r = score(ticks, truth, lag_s=2)
+    assert "missed, out of view" not in r["error_causes"] and r["exact_if_in_view"] != r["exact_if_in_view"]
+
+
 def test_demo_chain_short_form(broker, tmp_path):
     """Two simulated boards running the firmware, a real broker, the daemon, outputs and pictures."""
     from thermocc_tools.room_chain import run_chain

@@ -22,7 +22,10 @@ def add_commands(sub):
     sc.add_argument("--ticks", required=True, help="ticks.csv of the run")
     sc.add_argument("--truth", required=True, help="truth.csv of the simulation")
     sc.add_argument("--output-csv", help="output.csv of the run, for the L2/L3 errors")
-    sc.add_argument("--room", help="room file (for zone names in L3 errors)")
+    sc.add_argument("--room", help="room file (zone names for L3 errors; camera views, so that people no "
+                                   "camera sees are told apart)")
+    sc.add_argument("--offline", action="append", default=[], metavar="NODE/CAMERA",
+                    help="a camera of the room that delivered nothing in this run (repeat for more)")
     sc.add_argument("--lag-s", type=float, help="compare truth at t with ticks at t + this (default: the room's "
                                                 "tracker settling time, 4 s for the defaults)")
 
@@ -46,11 +49,11 @@ def dispatch(parser, args):
                            frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
                            mode=args.mode)
         from thermocc.room import EXAMPLE_ROOM, load_room
-        from thermocc.score import format_table, score, settle_s
+        from thermocc.score import format_causes, format_table, score, settle_s
         room = load_room(EXAMPLE_ROOM)
         out = result["outputs"]
         res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones],
-                    lag_s=settle_s(room))
+                    lag_s=settle_s(room), room=room)
         print("\nthermocc demo: %s" % ", ".join(result["scenario"]))
         print("  outputs:    %s/output.csv, zones/, ticks.csv" % out)
         for key in ("levels_png", "floor_png", "animation"):
@@ -59,6 +62,7 @@ def dispatch(parser, args):
         print("  truth:      %s" % result["truth"])
         print("\naccuracy against the simulation's ground truth:")
         print(format_table({"demo (%s mode)" % (args.mode or room.settings.mode): res}))
+        print("\n".join(format_causes(res)))
         return 0
     if args.command == "simulate":
         from thermocc_tools.room_chain import simulate_files
@@ -67,14 +71,21 @@ def dispatch(parser, args):
         print(json.dumps(result, indent=1))
         return 0
     if args.command == "score":
-        from thermocc.score import format_table, score
         from thermocc.room import EXAMPLE_ROOM, load_room
-        from thermocc.score import settle_s
+        from thermocc.score import format_causes, format_table, score, settle_s
         room = load_room(args.room or EXAMPLE_ROOM)
         zones = [z.name for z in room.zones] if args.room else None
+        names = ["%s/%s" % (c.node, c.id) for c in room.cameras]
+        unknown = [c for c in args.offline if c not in names]
+        if unknown:
+            parser.error("--offline %s: not a camera of %s (its cameras: %s)" % (unknown[0], room.name, ", ".join(names)))
+        if args.offline and not args.room:
+            parser.error("--offline needs --room (the room whose cameras were offline)")
         lag = args.lag_s if args.lag_s is not None else settle_s(room)
-        res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones)
+        res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones, room=room if args.room else None,
+                    offline=[names.index(c) for c in args.offline])
         print(format_table({"run": res}))
+        print("\n".join(format_causes(res)))
         print(json.dumps(res, indent=1), file=sys.stderr)
         return 0
     return 2
