@@ -20,7 +20,8 @@ the pixels of several people (a meeting round a table merges into one blob in ev
 counts as that many: the largest m such that m people on a ring round the cluster's
 position would cover no more than its blobs' pixels, by the outlines
 CameraModel.group_area_px projects; they are placed on that ring. Only clusters that two
-cameras see are sized (one view cannot tell a group from a sun patch).
+cameras see are sized (one view cannot tell a group from a sun patch), and a lone blob
+where no other working camera sees the floor (there no second view can exist).
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
@@ -42,7 +43,7 @@ import math
 import numpy as np
 from numba import njit
 
-from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents
+from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, _union_area, box_floor_extents
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -253,6 +254,20 @@ def group_ring(x, y, m, spread=0.0):
     return spots
 
 
+@njit(cache=True)
+def _pair_areas(origins, Rs, fxs, fys, cams, xs, ys, spreads):
+    """BlobFusion.group_area of two people for each (camera, x, y, spread), on the same 10 cm
+    cells as its cache: one call for every lone blob of a tick (most of them are one person,
+    and this is what shows it)."""
+    out = np.empty(len(cams))
+    for i in range(len(cams)):
+        k = cams[i]
+        spots = group_ring(round(xs[i] / AREA_CELL_M) * AREA_CELL_M, round(ys[i] / AREA_CELL_M) * AREA_CELL_M, 2,
+                           round(spreads[i] / AREA_CELL_M) * AREA_CELL_M)
+        out[i] = _union_area(origins[k], Rs[k], fxs[k], fys[k], spots)
+    return out
+
+
 def _keep_clusters(people, labels, keep):
     """The people where keep (bool per person) is set, with labels renumbered (-1: none)."""
     new = np.full(len(people), -1)
@@ -277,6 +292,28 @@ class BlobFusion:
         self._Rs = np.array([m.R for m in self.models])
         self._fxs = np.array([m.fx for m in self.models])
         self._fys = np.array([m.fy for m in self.models])
+        self._sole = {}          # sole_view_pixels per set of working cameras
+
+    def sole_view_pixels(self, live):
+        """(n_cameras, ROWS, COLS) bool: the pixels of each working camera (live: bool per
+        camera) whose ray meets the room's floor plan, at the target height, where no other
+        working camera sees. There no second view of a blob can exist."""
+        key = live.tobytes()
+        table = self._sole.get(key)
+        if table is None:
+            table = self._sole[key] = np.zeros((len(self.models), ROWS, COLS), np.bool_)
+            rows, cols = np.divmod(np.arange(ROWS * COLS, dtype=float), COLS)
+            for k, model in enumerate(self.models):
+                if not live[k]:
+                    continue
+                xy = model.to_floor(cols, rows, self.target_h)
+                inside = np.array([np.isfinite(x) and self.room.contains(x, y) for x, y in xy])
+                others = np.zeros(len(xy), np.bool_)
+                for j, other in enumerate(self.models):
+                    if j != k and live[j]:
+                        others |= other.to_pixel(np.nan_to_num(xy[:, 0]), np.nan_to_num(xy[:, 1]), self.target_h)[2]
+                table[k] = (inside & ~others).reshape(ROWS, COLS)
+        return table
 
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people on a ring round (x, y) cover in camera cam (cached per 10 cm cell)."""
@@ -301,22 +338,35 @@ class BlobFusion:
         box (box_extents), less one person's width, halved."""
         return max(0.0, (extents[members].max() - 2 * PERSON_RADIUS_M) / 2)
 
-    def group_sizes(self, cams, pixels, boxes, labels, people, only=None):
+    def group_sizes(self, cams, pixels, boxes, labels, people, only=None, sole=None):
         """People in each cluster (or in cluster `only`) and their ring's spread: the largest
         m whose ring of m people its blobs' pixels fill, summed over the cameras that see it.
-        A cluster only one camera sees is one person: a large blob in one view may be a sun
-        patch."""
+        A cluster only one camera sees is one person (a large blob in one view may be a sun
+        patch), unless its blob is where no other working camera sees (sole: per detection,
+        sole_view_pixels at its centroid): no second view can tell there."""
         sizes = np.ones(len(people), np.int64)
         spreads = np.zeros(len(people))
-        extents = None          # box_extents, computed when a cluster is sized
+        todo = []
         for c in range(len(people)) if only is None else (only,):
             members = np.flatnonzero(labels == c)
-            if len(set(cams[members].tolist())) < 2:
+            if len(members) == 1 and (sole is None or not sole[members[0]]) or \
+                    len(members) > 1 and len(set(cams[members].tolist())) < 2:
                 continue           # one view cannot tell a group from warm floor: one person
+            todo.append((c, members))
+        if not todo:
+            return sizes, spreads
+        extents = self.box_extents(cams, boxes)
+        lone = np.array([m[0] for _, m in todo if len(m) == 1], np.int64)
+        if len(lone):
+            # a lone blob that holds fewer pixels than two people there is one person
+            at = labels[lone]
+            two = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[lone], people[at, 0], people[at, 1],
+                              np.maximum(0.0, (extents[lone] - 2 * PERSON_RADIUS_M) / 2))
+            one = set(at[(two <= 0) | (pixels[lone] < two)].tolist())
+            todo = [(c, m) for c, m in todo if c not in one]
+        for c, members in todo:
             n = pixels[members].sum()
             x, y = people[c]
-            if extents is None:
-                extents = self.box_extents(cams, boxes)
             spreads[c] = spread = self.group_spread(extents, members)
             while sizes[c] < MAX_GROUP:
                 need = sum(self.group_area(cams[i], x, y, sizes[c] + 1, spread) for i in members)
@@ -325,9 +375,9 @@ class BlobFusion:
                 sizes[c] += 1
         return sizes, spreads
 
-    def fuse(self, detections):
-        """detections: list of (camera index, col, row[, at_edge[, pixels[, col0, row0, col1, row1]]]).
-        Returns people (k, 2)
+    def fuse(self, detections, live=None):
+        """detections: list of (camera index, col, row[, at_edge[, pixels[, col0, row0, col1, row1]]]);
+        live: bool per camera, those working this tick (None: all). Returns people (k, 2)
         and labels (per detection, the first person of its cluster; -1 for none). With the
         blobs' pixel counts, a cluster that holds a group counts as the group's size."""
         if not detections:
@@ -350,18 +400,22 @@ class BlobFusion:
         if det.shape[1] > 4 and len(people):
             people, labels = self._drop_fragments(cams, det, labels, people)
             boxes = det[:, 5:9] if det.shape[1] > 8 else np.tile(det[:, 1:3], 2)
-            people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people)
+            live = np.ones(len(self.models), np.bool_) if live is None else np.asarray(live, np.bool_)
+            table = self.sole_view_pixels(live)
+            sole = table[cams, np.clip(np.rint(det[:, 2]).astype(np.int64), 0, ROWS - 1),
+                         np.clip(np.rint(det[:, 1]).astype(np.int64), 0, COLS - 1)]
+            people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people, sole)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
 
-    def _merge_groups(self, cams, pixels, boxes, labels, people):
+    def _merge_groups(self, cams, pixels, boxes, labels, people, sole=None):
         """Group sizes, then: two clusters whose rings overlap, seen by disjoint cameras, are
         one group (a camera that sees only the near side of a group makes a cluster of its
         own beside the others'); the merged cluster is sized again from all its blobs.
         Returns (people, labels, sizes, spreads) with the clusters renumbered."""
         people = people.copy()
         labels = labels.copy()
-        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people)
+        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people, sole=sole)
         if (sizes == 1).all():
             return people, labels, sizes, spreads       # no group: nothing to merge (most ticks)
         alive = np.ones(len(people), bool)
@@ -384,7 +438,7 @@ class BlobFusion:
             people[a] = (people[a] * wa + people[b] * wb) / (wa + wb)
             labels[labels == b] = a
             alive[b] = False
-            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a)
+            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=a, sole=sole)
             sizes[a], spreads[a] = size[a], spread[a]
         people, labels = _keep_clusters(people, labels, alive)
         return people, labels, sizes[alive], spreads[alive]
@@ -600,5 +654,5 @@ class FrameFusion:
                              len(pix), cols.min(), rows.min(), cols.max(), rows.max()))
         if not dets:
             return np.zeros((0, 2))
-        people, _ = self.association.fuse(dets)
+        people, _ = self.association.fuse(dets, ok)
         return people

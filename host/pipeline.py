@@ -117,7 +117,7 @@ class RoomPipeline:
             for k, o in enumerate(self.latest):
                 if ok[k]:
                     dets += [(k, *blob) for blob in o.people()]
-            people, _ = self.fusion.fuse(dets)
+            people, _ = self.fusion.fuse(dets, ok)
         if n_ok == 0:
             people = np.zeros((0, 2))
         tracks = self.tracker.update(people, end_ms)

@@ -260,3 +260,48 @@ def test_zone_dwell_is_the_mean_time_in_the_zone_so_far(tmp_path):
     assert others and (out[others] == 0).all().all()
     zone_csv = pd.read_csv(tmp_path / "zones" / ("%s.csv" % s))
     assert zone_csv["dwell_s"].tolist() == [150.0, 449.5]
+
+
+def test_one_view_is_sized_as_a_group_only_where_no_other_working_camera_sees():
+    """A large blob of one camera is one person where another working camera sees the same
+    floor (a second view would show a group; a lone large blob may be a sun patch), and is
+    sized by its pixels where that camera is the only one, or the only one working."""
+    fusion = BlobFusion(ROOM)
+    h = ROOM.settings.target_height_m
+    everyone = np.ones(len(ROOM.cameras), bool)
+
+    def pixel(cam, x, y):
+        col, row, vis = CameraModel(ROOM.cameras[cam]).to_pixel([x], [y], h)
+        return float(col[0]), float(row[0]), bool(vis[0])
+
+    def sole(cam, x, y, live):
+        col, row, vis = pixel(cam, x, y)
+        return vis and bool(fusion.sole_view_pixels(live)[cam, int(round(row)), int(round(col))])
+
+    def big_blob(cam, x, y):
+        col, row, vis = pixel(cam, x, y)
+        assert vis
+        c, r = int(round(col)), int(round(row))
+        box = (c - 3, r - 2, c + 3, r + 2)
+        spread = fusion.group_spread(fusion.box_extents(np.array([cam]), np.array([box], float)), [0])
+        pixels = 1.02 * fusion.group_area(cam, x, y, 2, spread)          # what two people cover there
+        assert pixels < fusion.group_area(cam, x, y, 3, spread)
+        return (cam, col, row, 0, pixels, *box)
+
+    pantry = (10.3, 5.3)                          # only camera 3 sees it
+    assert [k for k in range(len(ROOM.cameras)) if sole(k, *pantry, everyone)] == [3]
+    assert len(fusion.fuse([big_blob(3, *pantry)])[0]) == 2
+    table = (5.9, 4.4)                            # the Main Area table: several cameras see it
+    seen_by = [k for k in range(len(ROOM.cameras)) if pixel(k, *table)[2]]
+    assert len(seen_by) >= 2 and not sole(seen_by[0], *table, everyone)
+    assert len(fusion.fuse([big_blob(seen_by[0], *table)])[0]) == 1
+    # the other cameras there unplugged: the one left is the only view
+    only = np.zeros(len(ROOM.cameras), bool)
+    only[seen_by[0]] = True
+    assert sole(seen_by[0], *table, only)
+    assert len(fusion.fuse([big_blob(seen_by[0], *table)], live=only)[0]) == 2
+    # a pixel whose ray meets the floor outside the room is nobody's sole view
+    outside = [(k, r, c) for k, m in enumerate(fusion.models) for r in range(0, 24, 4) for c in range(0, 32, 4)
+               if not ROOM.contains(*m.to_floor([float(c)], [float(r)], h)[0])]
+    assert outside and not any(fusion.sole_view_pixels(everyone)[k, r, c] for k, r, c in outside)
+

@@ -359,6 +359,25 @@ def test_a_small_group_merged_into_one_blob_counts_as_its_size(posture):
         assert max(min(np.hypot(*(p - q[:2])) for p in people) for q in ring) < 0.6
 
 
+def test_two_people_side_by_side_where_one_camera_alone_sees_count_as_two():
+    """In the Pantry only one camera sees the floor, so two people side by side there make
+    one blob in its only view, sized by its pixels (with one view, nothing else can tell
+    them apart); each alone is one. Not claimed: the same pair seated 0.6 m apart at the
+    middle of the Pantry stays one blob under two people's area (one person), and frame
+    mode counts the seated pair at its back as one."""
+    count = RenderedCount()
+    pairs = [((9.6, 5.5), (10.7, 5.5), "standing", ("blob", "frame")),
+             ((9.8, 5.6), (10.5, 5.6), "standing", ("blob", "frame")),
+             ((10.0, 4.9), (10.6, 5.4), "standing", ("blob", "frame")),
+             ((10.0, 4.9), (10.6, 5.4), "seated", ("blob", "frame")),
+             ((10.3, 5.8), (10.9, 5.2), "seated", ("blob",))]
+    for a, b, posture, modes in pairs:
+        together = dict(count.people([(*a, posture), (*b, posture)]))
+        assert [len(together[m]) for m in modes] == [2] * len(modes), (a, b, posture)
+        for alone in (a, b):
+            assert [len(p) for _, p in count.people([(*alone, posture)])] == [1, 1], (alone, posture)
+
+
 def test_two_seated_people_a_desk_apart_whose_views_touch_count_as_two_in_both_modes():
     """Two people seated 1.4-1.6 m apart in the Main Area make one blob in two cameras'
     views, sized as two by its pixels. Frame mode counted them as one (its detections held
