@@ -212,9 +212,26 @@ def causes(settings, start_hour, hours, res):
             if share > 0.2:
                 notes.append("with %s offline, %.0f %% of %s is seen by no camera (the outputs' coverage column "
                              "says so)" % (names, 100 * share, z.name))
-    if settings.sun and found.get("extra, alone"):
+    ghosts = [e for e in res.get("episodes", []) if e["cause"] == "extra, alone"]
+    if settings.sun and ghosts:
         renderer = RoomRenderer(room, settings)
         models = [CameraModel(room.cameras[k]) for k in working]
+        # a ghost on sunlit floor: a camera's ray through it (placed at the target height)
+        # meets the floor where the patch lay at some time in the hour before it ended
+        sunlit = []
+        for e in ghosts:
+            floor = []
+            for m in models:
+                col, row, vis = m.to_pixel([e["x"]], [e["y"]], room.settings.target_height_m)
+                if vis[0]:
+                    floor.append(m.to_floor(col, row, 0.0)[0])
+            start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
+            day = (start.hour * 60 + start.minute) * 60 + start.second
+            patches = [renderer.sun_patch(t) for t in np.arange(day - 3600, day + (end - start).total_seconds() + 1, 60)]
+            if any(p is not None and p[0] <= x <= p[2] and p[1] <= y <= p[3] for p in patches for x, y in floor):
+                sunlit.append(e)
+        if not sunlit:
+            return notes
         views = []
         for t in np.arange(start_hour * 3600, (start_hour + hours) * 3600 + 1, 600):
             patch = renderer.sun_patch(t)
@@ -224,10 +241,12 @@ def causes(settings, start_hour, hours, res):
             views.append(sum(bool(m.to_pixel([cx], [cy], 0.0)[2][0]) for m in models))
         if views:
             one = np.mean([v == 1 for v in views])
-            notes.append("the sun patch is seen by one camera %.0f %% of the time: the background learns the "
+            notes.append("%d of the ghost ticks listed stand where the sun patch lay within the hour before; "
+                         "the sun patch is seen by one camera %.0f %% of the time: the background learns the "
                          "floor as it warms, but not in the pixels of someone seated (their group), so when they "
                          "leave, the sunlit floor round their seat is a person to that camera until the patch moves "
-                         "on (two views place it at floor height and drop it)" % (100 * one))
+                         "on (two views place it at floor height and drop it)" % (sum(e["ticks"] for e in sunlit),
+                                                                                   100 * one))
     return notes
 
 
