@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from thermocc.daemon import Fuser, replay                      # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
-from thermocc.score import format_causes, format_table, score, settle_s   # noqa: E402
+from thermocc.score import ERROR_CAUSES, format_causes, format_table, score, settle_s   # noqa: E402
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import simulate_files           # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
@@ -212,26 +212,38 @@ def causes(settings, start_hour, hours, res):
             if share > 0.2:
                 notes.append("with %s offline, %.0f %% of %s is seen by no camera (the outputs' coverage column "
                              "says so)" % (names, 100 * share, z.name))
-    ghosts = [e for e in res.get("episodes", []) if e["cause"] == "extra, alone"]
-    if settings.sun and ghosts:
-        renderer = RoomRenderer(room, settings)
-        models = [CameraModel(room.cameras[k]) for k in working]
-        # a ghost on sunlit floor: a camera's ray through it (placed at the target height)
-        # meets the floor where the patch lay at some time in the hour before it ended
-        sunlit = []
-        for e in ghosts:
-            floor = []
-            for m in models:
-                col, row, vis = m.to_pixel([e["x"]], [e["y"]], room.settings.target_height_m)
-                if vis[0]:
-                    floor.append(m.to_floor(col, row, 0.0)[0])
-            start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
-            day = (start.hour * 60 + start.minute) * 60 + start.second
-            patches = [renderer.sun_patch(t) for t in np.arange(day - 3600, day + (end - start).total_seconds() + 1, 60)]
-            if any(p is not None and p[0] <= x <= p[2] and p[1] <= y <= p[3] for p in patches for x, y in floor):
-                sunlit.append(e)
-        if not sunlit:
-            return notes
+    if not settings.sun:
+        return notes
+    renderer = RoomRenderer(room, settings)
+    models = [CameraModel(room.cameras[k]) for k in working]
+
+    def sun_lay(e, points):
+        """Whether the sun patch lay on any of the floor points within the hour before episode e ended."""
+        start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
+        day = (start.hour * 60 + start.minute) * 60 + start.second
+        patches = [renderer.sun_patch(t) for t in np.arange(day - 3600, day + (end - start).total_seconds() + 1, 60)]
+        return any(p is not None and p[0] <= x <= p[2] and p[1] <= y <= p[3] for p in patches for x, y in points)
+
+    # people missed alone on floor the sun warmed: true positions are on the floor
+    lost = [e for e in res.get("episodes", []) if e["cause"] == "missed, alone" and sun_lay(e, [(e["x"], e["y"])])]
+    if lost:
+        notes.append("%d of the missed ticks listed are people at a spot the sun lay on within the hour before: "
+                     "the background learned that floor warm while they were away, and clothed they read about as "
+                     "warm as it (docs/detection.md)" % sum(e["ticks"] for e in lost))
+    # a ghost on sunlit floor: a camera's ray through it (placed at the target height)
+    # meets the floor where the patch lay
+    sunlit = []
+    for e in res.get("episodes", []):
+        if e["cause"] != "extra, alone":
+            continue
+        floor = []
+        for m in models:
+            col, row, vis = m.to_pixel([e["x"]], [e["y"]], room.settings.target_height_m)
+            if vis[0]:
+                floor.append(m.to_floor(col, row, 0.0)[0])
+        if sun_lay(e, floor):
+            sunlit.append(e)
+    if sunlit:
         views = []
         for t in np.arange(start_hour * 3600, (start_hour + hours) * 3600 + 1, 600):
             patch = renderer.sun_patch(t)
@@ -306,6 +318,9 @@ def main(argv=None):
                 print("          %s" % note)
         else:
             print("MET  %-20s all four targets" % name)
+    print("\ncauses (thermocc.score.ERROR_CAUSES; people-ticks on ticks whose count is wrong):")
+    for cause, meaning in ERROR_CAUSES.items():
+        print("  %-22s %s" % (cause, meaning))
     (out / "results.json").write_text(json.dumps(table, indent=1, default=float))
     print("\n(results in %s/results.json; %.0f s)" % (out, time.monotonic() - started))
 

@@ -268,6 +268,12 @@ def _pair_areas(origins, Rs, fxs, fys, cams, xs, ys, spreads):
     return out
 
 
+def ring_spread(extent):
+    """Ring radius a blob (or blobs) whose bounding box spans `extent` m of floor shows:
+    that extent less one person's width, halved (0 for one person's width or less)."""
+    return np.maximum(0.0, (extent - 2 * PERSON_RADIUS_M) / 2)
+
+
 def _keep_clusters(people, labels, keep):
     """The people where keep (bool per person) is set, with labels renumbered (-1: none)."""
     new = np.full(len(people), -1)
@@ -336,7 +342,7 @@ class BlobFusion:
     def group_spread(extents, members):
         """Ring radius the group's blobs show: the widest floor extent of a member's bounding
         box (box_extents), less one person's width, halved."""
-        return max(0.0, (extents[members].max() - 2 * PERSON_RADIUS_M) / 2)
+        return ring_spread(extents[members].max())
 
     def group_sizes(self, cams, pixels, boxes, labels, people, only=None, sole=None):
         """People in each cluster (or in cluster `only`) and their ring's spread: the largest
@@ -361,7 +367,7 @@ class BlobFusion:
             # a lone blob that holds fewer pixels than two people there is one person
             at = labels[lone]
             two = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[lone], people[at, 0], people[at, 1],
-                              np.maximum(0.0, (extents[lone] - 2 * PERSON_RADIUS_M) / 2))
+                              ring_spread(extents[lone]))
             one = set(at[(two <= 0) | (pixels[lone] < two)].tolist())
             todo = [(c, m) for c, m in todo if c not in one]
         for c, members in todo:
