@@ -45,7 +45,8 @@ sys.path.insert(0, str(REPO))
 from thermocc.daemon import Fuser, replay                      # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
-from thermocc.score import ERROR_CAUSES, format_causes, format_table, score, settle_s   # noqa: E402
+from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_table, score,   # noqa: E402
+                            settle_s)
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import simulate_files           # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
@@ -151,7 +152,7 @@ def combine(parts):
     w = np.array([p["ticks_scored"] for p in parts], float)
     for k, v in parts[0].items():
         if k == "episodes":             # the longest of every day's
-            out[k] = sorted((e for p in parts for e in p[k]), key=lambda e: -e["ticks"])[:len(v) or 5]
+            out[k] = sorted((e for p in parts for e in p[k]), key=lambda e: -e["ticks"])[:MAX_EPISODES]
         elif isinstance(v, dict):
             merged = {}
             for p in parts:

@@ -205,6 +205,52 @@ def test_scorer_names_the_cause_of_each_count_error(tmp_path):
     assert "missed, out of view" not in r["error_causes"] and r["exact_if_in_view"] != r["exact_if_in_view"]
 
 
+def _bench_accuracy():
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
+    """The benchmark pools days by ticks (causes summed, the longest episodes kept) and
+    blames the sun only where it lay: a ghost whose camera ray meets floor the patch lit in
+    the hour before, or a person missed alone on such floor."""
+    from thermocc.camera import CameraModel
+    ba = _bench_accuracy()
+    day = {"ticks_scored": 100, "exact_count_rate": 0.9, "error_causes": {"extra, alone": 3}, "episodes": [
+        {"start": "2026-03-02 15:00:00", "end": "2026-03-02 15:10:00", "ticks": 3}]}
+    other = {"ticks_scored": 300, "exact_count_rate": 0.5, "error_causes": {"extra, alone": 2, "missed, alone": 4},
+             "episodes": [{"start": "2026-03-03 10:00:00", "end": "2026-03-03 10:01:00", "ticks": 4}]}
+    both = ba.combine([day, other])
+    assert both["exact_count_rate"] == pytest.approx(0.6) and both["ticks_scored"] == 400
+    assert both["error_causes"] == {"extra, alone": 5, "missed, alone": 4}
+    assert [e["ticks"] for e in both["episodes"]] == [4, 3]
+
+    settings = RenderSettings()
+    patch = RoomRenderer(ROOM, settings).sun_patch(14 * 3600)
+    lit = ((patch[0] + patch[2]) / 2, (patch[1] + patch[3]) / 2)
+    cam = next(CameraModel(c) for c in ROOM.cameras if CameraModel(c).to_pixel([lit[0]], [lit[1]], 0.0)[2][0])
+    col, row, _ = cam.to_pixel([lit[0]], [lit[1]], 0.0)
+    ghost = cam.to_floor(col, row, ROOM.settings.target_height_m)[0]   # where fusion places that blob
+
+    def episode(cause, x, y, start="14:20:00", end="14:40:00"):
+        return {"start": "2026-03-02 " + start, "end": "2026-03-02 " + end, "ticks": 40, "kind": "over",
+                "cause": cause, "zone": "", "x": float(x), "y": float(y)}
+
+    def notes(*episodes):
+        return ba.causes(settings, 12, 5, {"error_causes": {}, "episodes": list(episodes)})
+
+    assert any("ghost ticks" in n for n in notes(episode("extra, alone", *ghost)))
+    assert notes(episode("extra, alone", *ghost, start="10:00:00", end="10:20:00")) == []     # before the sun
+    far = (ROOM.bounds[0] + 0.5, ROOM.bounds[3] - 0.5)                 # the far side of the room
+    assert notes(episode("extra, alone", *far)) == []
+    assert any("missed ticks" in n for n in notes(episode("missed, alone", *lit)))
+    assert notes(episode("missed, in a group", *lit)) == []
+
+
 def test_demo_chain_short_form(broker, tmp_path):
     """Two simulated boards running the firmware, a real broker, the daemon, outputs and pictures."""
     from thermocc_tools.room_chain import run_chain
