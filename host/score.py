@@ -53,7 +53,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
           offline=()):
     """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
     cameras that did not report) let missed people be found out of view."""
-    views = None
+    views, target_h = None, 0.0
     if room is not None:
         from thermocc.camera import CameraModel
         views = [CameraModel(c) for k, c in enumerate(room.cameras) if k not in set(offline)]
@@ -108,7 +108,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         missed.update(tt["zone"].iloc[i] for i in range(nt) if i not in matched_t)
         extra.update(str(ft["zone"].iloc[j]) for j in range(nf) if j not in matched_f)
         if nt != nf:
-            errors = _tick_errors(tt, ft, matched_t, matched_f, views, target_h if views is not None else 0.0)
+            errors = _tick_errors(tt, ft, matched_t, matched_f, views, target_h)
             causes.update(e[0] for e in errors)
             wrong.append((t, 1 if nf > nt else -1, errors))
             # the count is right for the people in view: only out-of-view people are missing
@@ -144,10 +144,9 @@ def _tick_errors(tt, ft, matched_t, matched_f, views, target_h):
     for i in range(len(a)):
         if i in matched_t:
             continue
-        near = np.hypot(*(a - a[i]).T) < GROUP_M
         if views is not None and not any(v.to_pixel([a[i, 0]], [a[i, 1]], target_h)[2][0] for v in views):
             cause = "missed, out of view"
-        elif near.sum() > 1:                      # itself and someone else
+        elif (np.hypot(*(a - a[i]).T) < GROUP_M).sum() > 1:      # itself and someone else
             cause = "missed, in a group"
         else:
             cause = "missed, alone"
