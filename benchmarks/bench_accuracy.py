@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from thermocc.daemon import Fuser, replay                      # noqa: E402
+from thermocc.plots import count_errors                        # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
 from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_table, score,   # noqa: E402
@@ -109,13 +110,18 @@ def run_variants(data, work, offline=()):
     zones = [z.name for z in room.zones]
     results = {}
 
-    def scored(out, off=tuple(offline)):
+    def scored(out, off=tuple(offline), picture=False):
         lab = out / "lab"
-        return score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S, room=room, offline=off)
+        res = score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S, room=room, offline=off,
+                    detail=picture)
+        if picture:             # when and where the deployed pipeline's counts are wrong
+            count_errors(res, out.parent / "errors.png", room, title="%s, %s mode" % (data.name, out.parent.name))
+            del res["counts"], res["errors"]
+        return res
 
     site = write_variant_room(work / "blob", "lab", lambda r: None)
     replay(site, work / "blob" / "outputs", log_folders=logs, mode="blob", all_frames=True)
-    results["blob"] = scored(work / "blob" / "outputs")
+    results["blob"] = scored(work / "blob" / "outputs", picture=True)
 
     site = write_variant_room(work / "frame", "lab", lambda r: None)
     replay(site, work / "frame" / "outputs", csv_files=[str(data / "frames.csv")], mode="frame")
@@ -323,7 +329,8 @@ def main(argv=None):
     for cause, meaning in ERROR_CAUSES.items():
         print("  %-22s %s" % (cause, meaning))
     (out / "results.json").write_text(json.dumps(table, indent=1, default=float))
-    print("\n(results in %s/results.json; %.0f s)" % (out, time.monotonic() - started))
+    print("\n(results in %s/results.json; pictures of the blob-mode errors in %s/runs/*/blob/errors.png; %.0f s)"
+          % (out, out, time.monotonic() - started))
 
 
 if __name__ == "__main__":

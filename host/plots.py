@@ -110,3 +110,51 @@ def animate_floor(room, ticks_csv, out, truth=None, frames=120, fps=8):
     anim = FuncAnimation(fig, draw, frames=len(pick), blit=False)
     anim.save(out, writer=PillowWriter(fps=fps))
     plt.close(fig)
+
+
+CAUSE_COLOURS = {"missed, out of view": "#7f8c8d", "missed, in a group": "#2471a3", "missed, alone": "#17a589",
+                 "extra, beside someone": "#d68910", "extra, alone": "#c0392b"}
+
+
+def count_errors(result, png, room=None, title="count errors"):
+    """Where and when counts are wrong, from thermocc.score.score(..., detail=True): the true
+    and fused counts over time with the wrong ticks marked and the longest episodes named;
+    with the room, every error's position on the floor plan, coloured by its cause."""
+    import pandas as pd
+    plt = _plt()
+    counts = pd.DataFrame(result["counts"], columns=["t", "true", "fused"])
+    counts["t"] = pd.to_datetime(counts["t"])
+    errors = pd.DataFrame(result["errors"], columns=["t", "cause", "zone", "x", "y"])
+    if room is not None:
+        fig, (ax, floor) = plt.subplots(1, 2, figsize=(16, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.step(counts["t"], counts["true"], where="post", color="black", lw=1.2, label="true count")
+    ax.step(counts["t"], counts["fused"], where="post", color="#d35400", lw=1, alpha=0.8, label="fused count")
+    for sign, colour, label in ((1, "#c0392b", "over-counted"), (-1, "#2471a3", "under-counted")):
+        wrong = counts[np.sign(counts["fused"] - counts["true"]) == sign]
+        ax.scatter(wrong["t"], wrong["fused"], s=6, color=colour, zorder=4, label="%s (%d ticks)" % (label, len(wrong)))
+    for k, e in enumerate(result.get("episodes", [])[:3]):       # named along the bottom of the plot
+        ax.text(pd.Timestamp(e["start"]), 0.03 + 0.09 * k, "%s, %s, %d ticks" % (e["cause"], e["zone"], e["ticks"]),
+                transform=ax.get_xaxis_transform(), fontsize=7, color="#555")
+        ax.axvspan(pd.Timestamp(e["start"]), pd.Timestamp(e["end"]), color="#f5b7b1" if e["kind"] == "over"
+                   else "#aed6f1", alpha=0.35, lw=0)
+    import matplotlib.dates as mdates
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_ylabel("people")
+    ax.set_ylim(bottom=-0.5)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    ax.set_title("%s: exact-count rate %.4f, MAE %.4f" % (title, result["exact_count_rate"], result["count_mae"]))
+    if room is not None:
+        _draw_room(floor, room, footprints=False)
+        for cause, colour in CAUSE_COLOURS.items():
+            sel = errors[errors["cause"] == cause]
+            if len(sel):
+                floor.scatter(sel["x"], sel["y"], s=14, color=colour, alpha=0.5, edgecolor="none", zorder=5,
+                              label="%s (%d)" % (cause, len(sel)))
+        floor.legend(loc="upper right", fontsize=7)
+        floor.set_title("where (people-ticks on wrong ticks, by cause)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)

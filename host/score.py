@@ -50,9 +50,11 @@ def settle_s(room):
 
 
 def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None, room=None,
-          offline=()):
+          offline=(), detail=False):
     """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
-    cameras that did not report) let missed people be found out of view."""
+    cameras that did not report) let missed people be found out of view. detail adds what
+    the error picture (thermocc.plots.count_errors) draws: "counts", per scored time (time,
+    true count, fused count), and "errors", every (time, cause, zone, x, y) on wrong ticks."""
     views, target_h = None, 0.0
     if room is not None:
         from thermocc.camera import CameraModel
@@ -77,6 +79,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     causes = Counter()                        # people-ticks per ERROR_CAUSES key, on wrong ticks
     wrong = []                                # (time, sign, [(cause, zone, x, y)]) of wrong ticks
     out_of_view_only = 0                      # wrong ticks whose every error is a person out of view
+    counts = []                               # (time, true, fused) per scored time, for detail
     for t in times:
         ft = fused_by_t.get(shifted[t])
         if ft is None:
@@ -85,6 +88,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         nt, nf = len(tt), len(ft)
         n += 1
         exact += nt == nf
+        counts.append((t, nt, nf))
         errs += abs(nt - nf)
         tp += nt > 0 and nf > 0
         fp += nt == 0 and nf > 0
@@ -133,6 +137,9 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     }
     if output_csv is not None:
         result.update(_step_errors(output_csv, truth, times, step_min, zones))
+    if detail:
+        result["counts"] = counts
+        result["errors"] = [(t, *e) for t, _, errors in wrong for e in errors]
     return result
 
 

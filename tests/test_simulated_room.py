@@ -203,6 +203,13 @@ def test_scorer_names_the_cause_of_each_count_error(tmp_path):
     # without the room nobody is out of view, and there is no ceiling to report
     r = score(ticks, truth, lag_s=2)
     assert "missed, out of view" not in r["error_causes"] and r["exact_if_in_view"] != r["exact_if_in_view"]
+    # the detail the error picture draws: counts per scored time, every error with its cause
+    from thermocc.plots import count_errors
+    r = score(ticks, truth, lag_s=2, room=room, offline=seen_by, detail=True)
+    assert [c[1:] for c in r["counts"]] == [(2, 1), (1, 0), (1, 2), (1, 2), (2, 1), (1, 1)]
+    assert sorted(e[1] for e in r["errors"]) == sorted(r["error_causes"])
+    count_errors(r, tmp_path / "errors.png", room)
+    assert (tmp_path / "errors.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def _bench_accuracy():

@@ -26,6 +26,8 @@ def add_commands(sub):
                                    "camera sees are told apart)")
     sc.add_argument("--offline", action="append", default=[], metavar="NODE/CAMERA",
                     help="a camera of the room that delivered nothing in this run (repeat for more)")
+    sc.add_argument("--png", help="also draw the count errors: when (true and fused counts) and, with --room, "
+                                  "where, by cause")
     sc.add_argument("--lag-s", type=float, help="compare truth at t with ticks at t + this (default: the room's "
                                                 "tracker settling time, 4 s for the defaults)")
 
@@ -83,9 +85,14 @@ def dispatch(parser, args):
             parser.error("--offline needs --room (the room whose cameras were offline)")
         lag = args.lag_s if args.lag_s is not None else settle_s(room)
         res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones, room=room if args.room else None,
-                    offline=[names.index(c) for c in args.offline])
+                    offline=[names.index(c) for c in args.offline], detail=bool(args.png))
         print(format_table({"run": res}))
         print("\n".join(format_causes(res)))
+        if args.png:
+            from thermocc.plots import count_errors
+            count_errors(res, args.png, room if args.room else None, title=args.ticks)
+            print("picture: %s" % args.png)
+            del res["counts"], res["errors"]
         print(json.dumps(res, indent=1), file=sys.stderr)
         return 0
     return 2
