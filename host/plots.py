@@ -153,8 +153,9 @@ def count_errors(result, png, room=None, title="count errors"):
             if len(sel):
                 floor.scatter(sel["x"], sel["y"], s=14, color=colour, alpha=0.5, edgecolor="none", zorder=5,
                               label="%s (%d)" % (cause, len(sel)))
-        floor.legend(loc="upper right", fontsize=7)
-        floor.set_title("where (people-ticks on wrong ticks, by cause)")
+        if len(errors):
+            floor.legend(loc="upper right", fontsize=7)
+        floor.set_title("where (people-ticks on wrong ticks, by cause)" if len(errors) else "no count errors")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)

@@ -55,10 +55,16 @@ def dispatch(parser, args):
         room = load_room(EXAMPLE_ROOM)
         out = result["outputs"]
         res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones],
-                    lag_s=settle_s(room), room=room)
+                    lag_s=settle_s(room), room=room, detail=not args.no_plots)
+        if not args.no_plots:
+            from pathlib import Path
+
+            from thermocc.plots import count_errors
+            result["errors_png"] = str(Path(args.out) / "errors.png")
+            count_errors(res, result["errors_png"], room, title="demo, %s mode" % (args.mode or room.settings.mode))
         print("\nthermocc demo: %s" % ", ".join(result["scenario"]))
         print("  outputs:    %s/output.csv, zones/, ticks.csv" % out)
-        for key in ("levels_png", "floor_png", "animation"):
+        for key in ("levels_png", "floor_png", "animation", "errors_png"):
             if key in result:
                 print("  picture:    %s" % result[key])
         print("  truth:      %s" % result["truth"])
