@@ -25,6 +25,9 @@ Scenarios (fixed; the tool reports misses, the scenarios are not tuned to pass):
 Targets (default scenario set, full pipeline in blob mode): exact-count rate >= 98.5 %,
 count MAE <= 0.02, presence F1 >= 0.995, mean position error <= 0.25 m.
 --quick shortens every scenario to one hour (and the week to one day) for a fast check.
+Each miss is explained: the causes of its count errors (thermocc.score), the longest
+episodes, and what the geometry and the sun patch say about them; every blob-mode run's
+errors are drawn in <out>/runs/<scenario>/blob/errors.png.
 """
 from __future__ import annotations
 
@@ -43,8 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from thermocc.daemon import Fuser, replay                      # noqa: E402
-from thermocc.plots import count_errors                        # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
+from thermocc.plots import count_errors                        # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
 from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_table, score,   # noqa: E402
                             settle_s)
@@ -225,7 +228,8 @@ def causes(settings, start_hour, hours, res):
     models = [CameraModel(room.cameras[k]) for k in working]
 
     def sun_lay(e, points):
-        """Whether the sun patch lay on any of the floor points within the hour before episode e ended."""
+        """Whether the sun patch lay on any of the floor points at some time from an hour
+        before episode e began to its end."""
         start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
         day = (start.hour * 60 + start.minute) * 60 + start.second
         patches = [renderer.sun_patch(t) for t in np.arange(day - 3600, day + (end - start).total_seconds() + 1, 60)]
