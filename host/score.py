@@ -232,7 +232,8 @@ def _step_errors(output_csv, truth, times, step_min, zones):
 
 def format_table(rows):
     """rows: {name: result dict} -> a text table of the main figures."""
-    keys = [("exact_count_rate", "exact", "%.4f"), ("count_mae", "MAE", "%.4f"), ("presence_f1", "F1", "%.4f"),
+    keys = [("exact_count_rate", "exact", "%.4f"), ("count_mae", "MAE", "%.4f"),
+            ("presence_precision", "L1 P", "%.4f"), ("presence_recall", "L1 R", "%.4f"), ("presence_f1", "L1 F1", "%.4f"),
             ("position_error_mean_m", "pos m", "%.3f"), ("position_error_p95_m", "p95 m", "%.3f"),
             ("zone_accuracy", "zone", "%.3f"), ("l2_mae", "L2 MAE", "%.3f"), ("l3_mae", "L3 MAE", "%.3f"),
             ("exact_if_in_view", "in view", "%.4f")]

@@ -160,6 +160,10 @@ def test_scorer_on_constructed_cases(tmp_path):
     assert r["presence_f1"] == 1.0
     assert r["position_error_mean_m"] == pytest.approx((0.5 + 0 + 0) / 3)
     assert r["zone_accuracy"] == pytest.approx(2 / 3)
+    from thermocc.score import format_table
+    header, row = format_table({"run": r}).splitlines()
+    assert header.split()[1:9] == ["exact", "MAE", "L1", "P", "L1", "R", "L1", "F1"]
+    assert row.split()[1:6] == ["0.6667", "0.3333", "1.0000", "1.0000", "1.0000"]
 
 
 def test_scorer_names_the_cause_of_each_count_error(tmp_path):
