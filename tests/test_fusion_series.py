@@ -305,3 +305,30 @@ def test_one_view_is_sized_as_a_group_only_where_no_other_working_camera_sees():
                if not ROOM.contains(*m.to_floor([float(c)], [float(r)], h)[0])]
     assert outside and not any(fusion.sole_view_pixels(everyone)[k, r, c] for k, r, c in outside)
 
+
+
+def test_a_blob_too_big_for_any_ring_counts_only_the_people_its_pixels_attest():
+    """When the ring fills up (or runs out of the image), each added person covers hardly
+    more pixels, so pixels to spare would count up to MAX_GROUP. Sizing stops at the first
+    person who would add less than MIN_PERSON_GAIN of one person's pixels."""
+    from thermocc.fusion import MAX_GROUP, MIN_PERSON_GAIN
+    fusion = BlobFusion(ROOM)
+    h = ROOM.settings.target_height_m
+    table = (6.0, 4.4)
+    cams, boxes = [], []
+    for k, pose in enumerate(ROOM.cameras):
+        col, row, vis = CameraModel(pose).to_pixel([table[0]], [table[1]], h)
+        if vis[0]:
+            cams.append(k)
+            boxes.append((col[0] - 4, row[0] - 3, col[0] + 4, row[0] + 3))
+    assert len(cams) >= 2
+    cams = np.array(cams)
+    sizes, spreads = fusion.group_sizes(cams, np.full(len(cams), 5000.0), np.array(boxes), np.zeros(len(cams), int),
+                                        np.array([table]))
+    m = int(sizes[0])
+    assert 1 < m < MAX_GROUP
+
+    def need(k):
+        return sum(fusion.group_area(c, *table, k, spreads[0] if k > 1 else 0.0) for c in cams)
+    gains = [need(k) - need(k - 1) for k in range(2, m + 2)]
+    assert min(gains[:-1]) >= MIN_PERSON_GAIN * need(1) > gains[-1]

@@ -10,6 +10,7 @@ import pytest
 from thermocc.room import EXAMPLE_ROOM, load_room
 from thermocc.score import score
 from thermocc_tools.occupancy_sim import Behaviour, academic_scenario
+from thermocc_tools.rendered_count import RenderedCount
 from thermocc_tools.thermal_render import RenderSettings, RoomRenderer
 
 ROOM = load_room(EXAMPLE_ROOM)
@@ -344,35 +345,6 @@ def test_a_rendered_person_is_counted_once_where_views_overlap():
             assert np.hypot(*(people[0] - (x, y))) < 0.6, (mode, x, y, posture, people)
 
 
-class RenderedCount:
-    """Noise-free rendered scenes through each camera's detector and the fusion of both modes."""
-
-    def __init__(self):
-        from thermocc.fusion import BlobFusion, FrameFusion
-        self.renderer = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0))
-        self.fusion = BlobFusion(ROOM)
-        self.grid = FrameFusion(ROOM)
-        self.empty = self.renderer.render(NIGHT, [], [])
-
-    def people(self, people, monitors=()):
-        """[(mode, fused people (k, 2))] for people [(x, y, posture)] and monitors [(x, y)] that are on."""
-        from thermocc import detect_fast as fd
-        from thermocc.ingest import observations_from_stats
-        from thermocc.pipeline import person_pixels
-        n = len(ROOM.cameras)
-        temps = self.renderer.render(NIGHT, [(i, x, y, p, ROOM.zone_index(x, y)) for i, (x, y, p) in enumerate(people)],
-                                     monitors)
-        dets, frames, ambients = [], np.zeros((n, 768)), np.zeros(n)
-        for k in range(n):
-            det = fd.FastDetector()
-            det.detect_frames(np.stack([self.empty[k]] * 3))
-            stats, summary = det.detect_frames(temps[k][None])
-            obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
-            dets += [(k, *row) for row in obs.people()]          # col, row, at_edge, pixels
-            frames[k], ambients[k] = person_pixels(obs), obs.ambient_c
-        return [("blob", self.fusion.fuse(dets)[0]), ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool)))]
-
-
 def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_both_modes():
     """Every desk's monitor, on while nobody sits there (it stays on a while after its user
     leaves), is nobody; with its user seated it is one person, in both modes. The monitors
@@ -390,9 +362,7 @@ def test_a_monitor_left_on_with_nobody_at_its_desk_is_nobody_in_both_modes():
 def test_one_camera_sees_a_person_in_a_winter_coat_whole_in_both_modes():
     """A coat reads 3.6 C over the air, under the 5 C threshold: only the head is warm; both
     modes' groups take the coat as fringe."""
-    count = RenderedCount()
-    count.renderer = RoomRenderer(ROOM, RenderSettings(sun=False, drift_c=0.0, winter_clothing=True))
-    count.empty = count.renderer.render(NIGHT, [], [])
+    count = RenderedCount(winter_clothing=True)
     for x, y, posture in [(1.1, 2.8, "standing"), (5.0, 0.8, "seated"), (7.7, 1.9, "seated"), (10.4, 5.6, "seated")]:
         assert [len(p) for _, p in count.people([(x, y, posture)])] == [1, 1], (x, y, posture)
 
