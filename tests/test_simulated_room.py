@@ -217,6 +217,30 @@ def test_scorer_names_the_cause_of_each_count_error(tmp_path):
     assert (tmp_path / "errors.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_score_command_prints_causes_draws_them_and_checks_offline_cameras(tmp_path):
+    """`thermocc score` with the room: the table, the causes, the picture; an --offline camera
+    that is not the room's, or --offline without the room, is refused with the fix named."""
+    import subprocess
+    import sys
+    from thermocc.room import EXAMPLE_ROOM
+    truth = _write(tmp_path / "truth.csv", ["2026-03-02 09:00:00,1,5.0,4.0,Main Area",
+                                            "2026-03-02 09:00:00,2,5.5,4.0,Main Area"], "timestamp,agent,x,y,zone")
+    ticks = _write(tmp_path / "ticks.csv", ["2026-03-02 09:00:02,1,4,1,5.2,4.0,Main Area"],
+                   "timestamp,count,cameras_ok,person,x,y,zone")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "thermocc.cli", "score", "--ticks", str(ticks), "--truth",
+                               str(truth), "--lag-s", "2", *args], capture_output=True, text=True)
+    done = run("--room", str(EXAMPLE_ROOM), "--png", str(tmp_path / "errors.png"))
+    assert done.returncode == 0, done.stderr
+    assert "missed, in a group 1" in done.stdout and "in view" in done.stdout.splitlines()[0]
+    assert (tmp_path / "errors.png").read_bytes()[:4] == b"\x89PNG"
+    refused = run("--room", str(EXAMPLE_ROOM), "--offline", "node-z/cam9")
+    assert refused.returncode == 2 and "not a camera of lab" in refused.stderr and "node-b/cam2" in refused.stderr
+    refused = run("--offline", "node-b/cam2")
+    assert refused.returncode == 2 and "--offline needs --room" in refused.stderr
+
+
 def _bench_accuracy():
     import importlib.util
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_accuracy.py"

@@ -84,11 +84,11 @@ def dispatch(parser, args):
         room = load_room(args.room or EXAMPLE_ROOM)
         zones = [z.name for z in room.zones] if args.room else None
         names = ["%s/%s" % (c.node, c.id) for c in room.cameras]
+        if args.offline and not args.room:
+            parser.error("--offline needs --room (the room whose cameras were offline)")
         unknown = [c for c in args.offline if c not in names]
         if unknown:
             parser.error("--offline %s: not a camera of %s (its cameras: %s)" % (unknown[0], room.name, ", ".join(names)))
-        if args.offline and not args.room:
-            parser.error("--offline needs --room (the room whose cameras were offline)")
         lag = args.lag_s if args.lag_s is not None else settle_s(room)
         res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones, room=room if args.room else None,
                     offline=[names.index(c) for c in args.offline], detail=bool(args.png))
