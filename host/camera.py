@@ -88,7 +88,7 @@ class CameraModel:
         more, counted on a grid of sub x sub points per pixel over their bounding box."""
         spots = np.asarray(spots, float).reshape(-1, 2)
         if len(spots) <= EXACT_OUTLINES:
-            return _union_area(self.origin, self.R, self.fx, self.fy, spots)
+            return union_area(self.origin, self.R, self.fx, self.fy, spots)
         return _sampled_union_area(self.origin, self.R, self.fx, self.fy, spots, sub)
 
     def pixel_footprint(self, height_m):
@@ -191,7 +191,7 @@ def _person_outline(origin, R, fx, fy, x, y):
 
 
 @njit(cache=True)
-def _union_area(origin, R, fx, fy, spots):
+def union_area(origin, R, fx, fy, spots):
     """CameraModel.group_area_px for up to EXACT_OUTLINES spots (k, 2), exactly: the
     image's pixels inside any person's convex outline, by inclusion and exclusion over
     the outlines clipped to the image (A + B + C - AB - AC - BC + ABC; all convex)."""

@@ -43,7 +43,7 @@ import math
 import numpy as np
 from numba import njit
 
-from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, _union_area, box_floor_extents
+from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents, union_area
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -270,7 +270,7 @@ def _pair_areas(origins, Rs, fxs, fys, cams, xs, ys, spreads):
         k = cams[i]
         spots = group_ring(round(xs[i] / AREA_CELL_M) * AREA_CELL_M, round(ys[i] / AREA_CELL_M) * AREA_CELL_M, 2,
                            round(spreads[i] / AREA_CELL_M) * AREA_CELL_M)
-        out[i] = _union_area(origins[k], Rs[k], fxs[k], fys[k], spots)
+        out[i] = union_area(origins[k], Rs[k], fxs[k], fys[k], spots)
     return out
 
 
