@@ -375,8 +375,8 @@ class BlobFusion:
             at = labels[lone]
             two = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[lone], people[at, 0], people[at, 1],
                               ring_spread(extents[lone]))
-            one = set(at[(two <= 0) | (pixels[lone] < two)].tolist())
-            todo = [(c, m) for c, m in todo if c not in one]
+            single = set(at[(two <= 0) | (pixels[lone] < two)].tolist())
+            todo = [(c, m) for c, m in todo if c not in single]
         for c, members in todo:
             n = pixels[members].sum()
             x, y = people[c]
