@@ -3,7 +3,8 @@
     python3 benchmarks/bench_accuracy.py [--quick] [--out bench-accuracy] [--seed 11]
 
 Per scenario the room is simulated once (`thermocc simulate` machinery: the real firmware
-on simulated boards writes SD logs with every raw frame) and then processed five ways:
+on simulated boards writes SD logs with every raw frame; kept in <out>/sim and reused by
+later runs with the same parameters) and then processed five ways:
 
   blob          the full pipeline as deployed: board blobs -> fusion -> tracker
   frame         the full pipeline in frame mode (raw frames -> grid fusion)
@@ -32,6 +33,7 @@ errors are drawn in <out>/runs/<scenario>/blob/errors.png.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -75,6 +77,22 @@ def scenarios(quick):
         ("one camera offline", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(offline_cameras=(3,))),
         ("sunlit afternoon", [MONDAY], "normal", 12.0, h(5.0), RenderSettings(sun=True, sun_excess_c=10.0)),
     ]
+
+
+def ensure_simulated(data, params, what, simulate):
+    """Run simulate(), which writes `what` into the folder data, unless data holds a finished
+    simulation made with exactly these params (its marker file `complete` holds them as
+    JSON): an interrupted one is redone, and a --quick run's hour, or another frame interval,
+    is never replayed as the full scenario. Returns whether it simulated."""
+    done = data / "complete"
+    key = json.dumps(params, sort_keys=True)
+    if done.exists() and done.read_text() == key:
+        return False
+    shutil.rmtree(data, ignore_errors=True)
+    print("simulating %s ..." % what, file=sys.stderr)
+    simulate()
+    done.write_text(key)
+    return True
 
 
 def write_variant_room(folder, name, edit):
@@ -295,14 +313,13 @@ def main(argv=None):
             # one seed per date: the behaviour draws a day from its seed alone, so one seed
             # for every day of the week would simulate the same day five times
             seed = a.seed + (date - MONDAY).days
-            done = data / "complete"                   # holds the seed it was simulated with
-            if not done.exists() or done.read_text() != str(seed):   # an interrupted one is redone
-                shutil.rmtree(data, ignore_errors=True)
-                print("simulating %s, %s %02d:00 + %.0f h ..." % (name, date, start_hour, hours), file=sys.stderr)
-                simulate_files(data, hours=hours, start_hour=start_hour, seed=seed, scenario=behaviour,
-                               render_settings=settings, start_date=date, frame_interval_s=a.frame_interval_s,
-                               raw_every=1, quiet=True)
-                done.write_text(str(seed))
+            params = {"seed": seed, "date": date.isoformat(), "start_hour": start_hour, "hours": hours,
+                      "behaviour": behaviour, "frame_interval_s": a.frame_interval_s,
+                      "render": dataclasses.asdict(settings)}
+            ensure_simulated(data, params, "%s, %s %02d:00 + %.0f h" % (name, date, start_hour, hours),
+                             lambda: simulate_files(data, hours=hours, start_hour=start_hour, seed=seed,
+                                                    scenario=behaviour, render_settings=settings, start_date=date,
+                                                    frame_interval_s=a.frame_interval_s, raw_every=1, quiet=True))
             per_day.append(run_variants(data, work, settings.offline_cameras))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
         notes[name] = causes(settings, start_hour, hours, table[name]["blob"])

@@ -287,6 +287,29 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     assert notes(episode("missed, in a group", *lit)) == []
 
 
+def test_accuracy_benchmark_reuses_a_simulation_only_if_made_with_the_same_parameters(tmp_path):
+    """A --quick run's hour (or another frame interval, seed, scenario) stored in the same
+    folder is simulated again, never scored as the full scenario; an interrupted one too."""
+    ba = _bench_accuracy()
+    data, runs = tmp_path / "sim" / "crowded", []
+
+    def simulate():
+        data.mkdir(parents=True)
+        (data / "frames.csv").write_text("simulated %d\n" % len(runs))
+        runs.append(1)
+
+    full = {"seed": 11, "hours": 4.0, "frame_interval_s": 30.0, "render": {"air_c": 22.0}}
+    assert ba.ensure_simulated(data, full, "crowded", simulate) and len(runs) == 1
+    assert not ba.ensure_simulated(data, dict(full), "crowded", simulate) and len(runs) == 1
+    for changed in ({"hours": 1.0}, {"frame_interval_s": 1.0}, {"seed": 12}, {"render": {"air_c": 28.0}}):
+        assert ba.ensure_simulated(data, {**full, **changed}, "crowded", simulate)
+    assert len(runs) == 5 and (data / "frames.csv").read_text() == "simulated 4\n"   # nothing of the old one kept
+    (data / "complete").unlink()                                     # interrupted before it finished
+    assert ba.ensure_simulated(data, full, "crowded", simulate) and len(runs) == 6
+    (data / "complete").write_text("11")                             # the marker of earlier versions: a seed
+    assert ba.ensure_simulated(data, full, "crowded", simulate) and len(runs) == 7
+
+
 def test_demo_chain_short_form(broker, tmp_path):
     """Two simulated boards running the firmware, a real broker, the daemon, outputs and pictures."""
     from thermocc_tools.room_chain import run_chain
