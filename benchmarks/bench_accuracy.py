@@ -296,7 +296,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="one hour per scenario, one day for the week")
     ap.add_argument("--out", default="bench-accuracy", help="working folder (simulations and outputs)")
     ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--frame-interval-s", type=float, default=30.0)
+    ap.add_argument("--frame-interval-s", type=float, default=30.0,
+                    help="simulated seconds between a camera's frames (default 30; a board sends on change, "
+                         "up to 4 a second)")
     ap.add_argument("--only", help="run only scenarios whose name contains this text")
     a = ap.parse_args(argv)
     out = Path(a.out)
@@ -336,7 +338,8 @@ def main(argv=None):
             "%.2f" % r["position_error_mean_m"] if r["position_error_mean_m"] == r["position_error_mean_m"] else "-"))
             for r in rows.values()))
     overall = combine([rows["blob"] for rows in table.values()])
-    print("\n== targets, full pipeline (blob mode), all scenarios pooled by ticks")
+    print("\n== targets, full pipeline (blob mode), all scenarios pooled by ticks (one frame per camera every %g s)"
+          % a.frame_interval_s)
     print(format_table({"pooled": overall}))
     for name, rows in list(table.items()) + [("pooled", {"blob": overall})]:
         misses = verdict(rows["blob"])
