@@ -373,6 +373,28 @@ def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     assert len(ticks) and ticks["cameras_ok"].max() == 4
 
 
+def test_a_new_simulation_replaces_an_earlier_one_and_never_wipes_a_folder_it_did_not_write(tmp_path):
+    """Simulating again into the same --out starts clean (the boards' SD logs of the first
+    run would otherwise be read back into the new raw-frame CSV); a folder holding anything
+    else is refused with the fix named, and left as it was."""
+    import subprocess
+    import sys
+    from thermocc_tools.room_chain import simulate_files
+    first = simulate_files(tmp_path / "sim", hours=0.05, start_hour=9.0, seed=3, quiet=True)
+    rows = len(pd.read_csv(first["frames_csv"], usecols=[0]))
+    again = simulate_files(tmp_path / "sim", hours=0.05, start_hour=14.0, seed=3, quiet=True)
+    frames = pd.read_csv(again["frames_csv"], usecols=[0])
+    assert len(frames) == rows and (frames["timestamp"] % 86400 >= 14 * 3600).all()     # the 14:00 run alone
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "notes.txt").write_text("mine")
+    for command in ("simulate", "demo"):
+        done = subprocess.run([sys.executable, "-m", "thermocc.cli", command, "--out", str(project), "--hours", "0.05"],
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and "no thermocc demo or simulation wrote" in done.stderr, done.stderr
+    assert [p.name for p in project.iterdir()] == ["notes.txt"]
+
+
 def test_a_rendered_person_is_counted_once_where_views_overlap():
     """Noise-free rendered scenes (the renderer's temperatures, no sensor noise) of one
     person, standing or seated, anywhere on the floor: the detector on each camera and

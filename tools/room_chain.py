@@ -25,6 +25,30 @@ from thermocc_tools.sim_clock import SimClock
 from thermocc_tools.thermal_render import RoomRenderer, air_temperature
 
 TRUTH_HEADER = "timestamp,agent,x,y,zone\n"
+# Written into every folder a demo or simulation fills: the next run there may clear it.
+RUN_MARKER = ".thermocc-run"
+
+
+class OutputFolderError(ValueError):
+    """The --out folder cannot take a new run."""
+
+
+def fresh_output_folder(out):
+    """An empty folder `out` for a new run. One an earlier demo or simulation filled (it
+    holds RUN_MARKER) is cleared, so nothing of the old run (the boards' SD logs above
+    all) mixes into the new one; any other folder with files in it is refused, never
+    deleted (--out . must not wipe a project)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputFolderError("--out %s is a file; give a folder (it is created if missing)" % out)
+    if out.exists() and any(out.iterdir()):
+        if not (out / RUN_MARKER).exists():
+            raise OutputFolderError("--out %s has files that no thermocc demo or simulation wrote; give a new or "
+                                    "empty folder (a folder an earlier run filled is replaced)" % out)
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RUN_MARKER).write_text("written by thermocc demo / simulate: the next run into this folder replaces it\n")
+    return out
 
 
 def board_config(room, node, cams, host, port, refresh_s=60, raw_every=0, frames=False):
@@ -163,10 +187,7 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
     from thermocc.daemon import run
     from thermocc.site import load_site
     from thermocc_tools.broker import start_embedded_broker
-    out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = fresh_output_folder(out)
     room_file = Path(room_file or EXAMPLE_ROOM)
     room = load_room(room_file)
     embedded = None
@@ -227,8 +248,7 @@ def _truth_points(path):
 def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None,
                    scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), raw_every=1, quiet=False):
     """Raw-frame CSV, SD logs as the boards wrote them, and ground truth; no broker, no daemon."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = fresh_output_folder(out)
     room_file = Path(room_file or EXAMPLE_ROOM)
     room = load_room(room_file)
     sim = SimulatedRoom.for_run(room, out / "boards", start_date, start_hour, hours, seed, scenario,
