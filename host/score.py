@@ -49,6 +49,21 @@ def settle_s(room):
     return max(s.track_confirm_ticks, s.track_coast_ticks + 1) * s.tick_s
 
 
+TICKS_COLUMNS = ("timestamp", "count", "person", "x", "y", "zone")     # a run's ticks.csv (what it needs of it)
+TRUTH_COLUMNS = ("timestamp", "agent", "x", "y", "zone")                # a simulation's truth.csv
+
+
+def _read_table(path, what, columns):
+    """The CSV at path, refused with the columns it lacks when it is not a `what` file (the
+    two are alike: given the wrong way round they would score without a word)."""
+    table = pd.read_csv(path, dtype={"timestamp": str, "zone": str})
+    lacking = [c for c in columns if c not in table.columns]
+    if lacking:
+        raise ValueError("%s is not a %s.csv: it has no column %s (a %s.csv has %s)"
+                         % (path, what, ", ".join(lacking), what, ", ".join(columns)))
+    return table
+
+
 def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None, room=None,
           offline=(), detail=False):
     """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
@@ -60,8 +75,8 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         from thermocc.camera import CameraModel
         views = [CameraModel(c) for k, c in enumerate(room.cameras) if k not in set(offline)]
         target_h = room.settings.target_height_m
-    fused = pd.read_csv(ticks_csv, dtype={"timestamp": str, "zone": str})
-    truth_all = pd.read_csv(truth_csv, dtype={"timestamp": str, "zone": str})
+    fused = _read_table(ticks_csv, "ticks", TICKS_COLUMNS)
+    truth_all = _read_table(truth_csv, "truth", TRUTH_COLUMNS)
     # a sampled time with nobody present has one row with empty fields (as ticks.csv)
     times = sorted(set(truth_all["timestamp"]))
     truth = truth_all.dropna(subset=["x"])

@@ -219,7 +219,8 @@ def test_scorer_names_the_cause_of_each_count_error(tmp_path):
 
 def test_score_command_prints_causes_draws_them_and_checks_offline_cameras(tmp_path):
     """`thermocc score` with the room: the table, the causes, the picture; an --offline camera
-    that is not the room's, or --offline without the room, is refused with the fix named."""
+    that is not the room's, --offline without the room, or the two files the wrong way
+    round, is refused with the fix named."""
     import subprocess
     import sys
     from thermocc.room import EXAMPLE_ROOM
@@ -239,6 +240,9 @@ def test_score_command_prints_causes_draws_them_and_checks_offline_cameras(tmp_p
     assert refused.returncode == 2 and "not a camera of lab" in refused.stderr and "node-b/cam2" in refused.stderr
     refused = run("--offline", "node-b/cam2")
     assert refused.returncode == 2 and "--offline needs --room" in refused.stderr
+    swapped = subprocess.run([sys.executable, "-m", "thermocc.cli", "score", "--ticks", str(truth), "--truth",
+                              str(ticks)], capture_output=True, text=True)
+    assert swapped.returncode == 2 and "truth.csv is not a ticks.csv: it has no column count, person" in swapped.stderr
 
 
 def _bench_accuracy():
