@@ -125,11 +125,26 @@ class CsvSink:
             f.close()
 
 
+# -- reading output.csv back ------------------------------------------------------------------
+def read_output_csv(path, room=None):
+    """An output.csv as a DataFrame; a file that is not one (of this room's, given the room:
+    its zones' columns) is refused, naming the columns it lacks."""
+    import pandas as pd
+    df = pd.read_csv(path)
+    need = header(room) if room is not None else ["timestamp", "L2_count"]
+    lacking = [c for c in need if c not in df.columns]
+    if lacking:
+        more = " and %d more" % (len(lacking) - 3) if len(lacking) > 3 else ""
+        raise ValueError("%s is not an output.csv%s: it has no column %s%s" % (
+            path, " of room %s" % room.name if room is not None else "", ", ".join(lacking[:3]), more))
+    return df
+
+
 # -- year exports ----------------------------------------------------------------------------
 def _year_frame(output_csv, room):
     import numpy as np
     import pandas as pd
-    df = pd.read_csv(output_csv)
+    df = read_output_csv(output_csv, room)
     if df.empty:
         raise ValueError("%s has no rows yet; nothing to export" % output_csv)
     t = pd.to_datetime(df["timestamp"])

@@ -50,9 +50,11 @@ def floor_plan(room, png):
 def series_png(room, output_csv, png):
     import pandas as pd
 
+    from thermocc.outputs import read_output_csv
     from thermocc.series import zone_slug
     plt = _plt()
-    df = pd.read_csv(output_csv, parse_dates=["timestamp"])
+    df = read_output_csv(output_csv, room)
+    df["timestamp"] = pd.to_datetime(df["timestamp"])
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
     t = df["timestamp"]
     axes[0].step(t, df["L1_presence"], where="post", color="C0", label="L1 presence")

@@ -221,7 +221,8 @@ def format_causes(res, indent="  "):
 
 
 def _step_errors(output_csv, truth, times, step_min, zones):
-    out = pd.read_csv(output_csv)
+    from thermocc.outputs import read_output_csv
+    out = read_output_csv(output_csv)
     counts = truth.groupby("timestamp").size()
     s = pd.Series([counts.get(t, 0) for t in times], index=pd.to_datetime(pd.Series(times)))
     true_steps = s.resample("%dmin" % step_min).mean()

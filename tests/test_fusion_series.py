@@ -232,6 +232,30 @@ def test_year_exports_load_in_ladybug_and_honeybee(tmp_path):
     assert idf.count("Schedule:File,") == 1 + 3 * len(ROOM.zones) and "8760,  !- Number of Hours" in idf
 
 
+def test_export_and_plot_refuse_a_file_that_is_not_this_rooms_output_csv(tmp_path):
+    """A ticks.csv, or another room's output.csv, given as --output-csv is refused naming
+    the columns it lacks (it used to fail deep in pandas, or draw nonsense)."""
+    from thermocc.outputs import CsvSink, export_year, read_output_csv
+    from thermocc.plots import series_png
+    rows, zs = _agg(12)
+    out, zone_rows = build_rows(ROOM, rows, zs, 0)
+    sink = CsvSink(tmp_path / "run", ROOM, ticks=False)
+    sink.steps(None, out, zone_rows)
+    sink.close()
+    assert len(read_output_csv(tmp_path / "run" / "output.csv", ROOM)) == 12
+    ticks = tmp_path / "ticks.csv"
+    ticks.write_text("timestamp,count,cameras_ok,person,x,y,zone\n2026-03-02 09:00:00,0,4,,,,\n")
+    with pytest.raises(ValueError, match="ticks.csv is not an output.csv of room lab: it has no column L0_fraction"):
+        export_year(ticks, ROOM, tmp_path / "export")
+    with pytest.raises(ValueError, match="is not an output.csv of room lab"):
+        series_png(ROOM, ticks, tmp_path / "levels.png")
+    other = pd.read_csv(tmp_path / "run" / "output.csv").rename(columns=lambda c: c.replace("Pantry", "Kitchen"))
+    other.to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(ValueError, match="it has no column L3_Pantry_count"):
+        export_year(tmp_path / "other.csv", ROOM, tmp_path / "export")
+    assert not (tmp_path / "export").exists() and not (tmp_path / "levels.png").exists()
+
+
 def test_zone_dwell_is_the_mean_time_in_the_zone_so_far(tmp_path):
     """One person still in a zone from the first tick: at tick i (1 s ticks) they have been
     there i s (born at the end of tick 0, confirmed from tick 1), so the first 5-min step's
