@@ -53,6 +53,10 @@ TICKS_COLUMNS = ("timestamp", "count", "person", "x", "y", "zone")     # a run's
 TRUTH_COLUMNS = ("timestamp", "agent", "x", "y", "zone")                # a simulation's truth.csv
 
 
+def _span(times):
+    return "%s .. %s" % (times[0], times[-1]) if len(times) else "no rows"
+
+
 def _read_table(path, what, columns):
     """The CSV at path, refused with the columns it lacks when it is not a `what` file (the
     two are alike: given the wrong way round they would score without a word)."""
@@ -82,6 +86,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     truth = truth_all.dropna(subset=["x"])
     shifted = dict(zip(times, _shift(times, lag_s))) if times else {}
     # only the fused ticks compared (a tick a second against truth every 30 s: most are not)
+    fused_all = fused["timestamp"]
     fused = fused[fused["timestamp"].isin(set(shifted.values()))]
     fused_by_t = {t: g.dropna(subset=["x"]) for t, g in fused.groupby("timestamp")}
     truth_by_t = {t: g for t, g in truth.groupby("timestamp")}
@@ -133,6 +138,9 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
             # the count is right for the people in view: only out-of-view people are missing
             hidden = [e for e in errors if e[0] == "missed, out of view"]
             out_of_view_only += len(hidden) == nt - nf and len(hidden) == len(errors)
+    if n == 0:
+        raise ValueError("nothing to score: no time of %s (%s) has a tick %g s later in %s (%s); are they of the "
+                         "same run?" % (truth_csv, _span(times), lag_s, ticks_csv, _span(sorted(set(fused_all)))))
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

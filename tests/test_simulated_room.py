@@ -219,8 +219,8 @@ def test_scorer_names_the_cause_of_each_count_error(tmp_path):
 
 def test_score_command_prints_causes_draws_them_and_checks_offline_cameras(tmp_path):
     """`thermocc score` with the room: the table, the causes, the picture; an --offline camera
-    that is not the room's, --offline without the room, or the two files the wrong way
-    round, is refused with the fix named."""
+    that is not the room's, --offline without the room, the two files the wrong way round,
+    or files of different runs (nothing to compare), is refused with the fix named."""
     import subprocess
     import sys
     from thermocc.room import EXAMPLE_ROOM
@@ -243,6 +243,8 @@ def test_score_command_prints_causes_draws_them_and_checks_offline_cameras(tmp_p
     swapped = subprocess.run([sys.executable, "-m", "thermocc.cli", "score", "--ticks", str(truth), "--truth",
                               str(ticks)], capture_output=True, text=True)
     assert swapped.returncode == 2 and "truth.csv is not a ticks.csv: it has no column count, person" in swapped.stderr
+    unrelated = run("--lag-s", "3600")                    # no tick an hour after the truth's time
+    assert unrelated.returncode == 2 and "nothing to score" in unrelated.stderr and "09:00:02" in unrelated.stderr
 
 
 def _bench_accuracy():
