@@ -337,10 +337,13 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     # files hold one node (or one recording) each: merge them into one time order before
     # the intake, or a second file would arrive entirely "late"
     observations = []
+    damaged = {"regions": 0, "bytes": 0}
     for folder in log_folders:
         obs, damage = read_log_folder(folder, published_only=not all_frames)
         for d in damage:
             log.warning("%s: %s", folder, d)
+            damaged["regions"] += 1
+            damaged["bytes"] += d.length
         observations += obs
     # a CSV may name cameras by id alone where the id is unique in the site
     ids = [c.id for room in site.rooms for c in room.cameras]
@@ -351,4 +354,7 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     fuser.feed_observations(observations)
     fuser.finish()
     fuser.close()
-    return fuser.stats()
+    stats = fuser.stats()
+    if log_folders:
+        stats["log_damage"] = damaged          # skipped, each logged with its file, offset and reason
+    return stats

@@ -93,10 +93,25 @@ def read_log(path: str | Path, contents: LogContents | None = None) -> LogConten
     return out
 
 
+def log_files(folder: str | Path) -> list[Path]:
+    """The *.tlg files of one node, oldest first: in the folder `thermocc pull` wrote
+    (logs/<node>), or in the thermocc/ folder of a card's root. None is an error that says
+    where it looked."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError("%s: no such folder of SD logs" % folder)
+    for where in (folder, folder / "thermocc"):
+        files = sorted(where.glob("*.tlg"))
+        if files:
+            return files
+    raise ValueError("%s: no SD log files (*.tlg) in it or in its thermocc/ folder; give the folder "
+                     "`thermocc pull` wrote (logs/<node>) or the root of a card" % folder)
+
+
 def read_logs(folder: str | Path) -> LogContents:
-    """All *.tlg files of one node's folder, oldest first."""
+    """All *.tlg files of one node's folder (log_files), oldest first."""
     out = LogContents()
-    for path in sorted(Path(folder).glob("*.tlg")):
+    for path in log_files(folder):
         read_log(path, out)
     return out
 

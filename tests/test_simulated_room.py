@@ -361,7 +361,8 @@ def test_frame_mode_chain_through_the_broker(broker, tmp_path):
 
 def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     """`simulate` writes what boards and a recorder would; replay merges the two nodes' logs
-    into one time order (none 'late') and reads the raw-frame CSV through the detector."""
+    into one time order (none 'late') and reads the raw-frame CSV through the detector.
+    Damaged log bytes are skipped and counted; a folder with no logs is an error."""
     import json
     from thermocc.daemon import replay
     from thermocc.site import load_site
@@ -377,6 +378,20 @@ def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     assert 0 < logs["lab"]["accepted"] <= len(frames)                # published (changed) records only
     ticks = pd.read_csv(tmp_path / "from_csv" / "lab" / "ticks.csv")      # the closed 08:55 step
     assert len(ticks) and ticks["cameras_ok"].max() == 4
+    # a damaged file among a node's logs: its bytes are skipped and counted, the rest replays
+    import shutil
+    damaged = tmp_path / "logs" / "node-a"
+    shutil.copytree(sim["sd_logs"][0], damaged)
+    (damaged / "99999999.tlg").write_bytes(bytes(range(64)))
+    again = replay(site, tmp_path / "damaged", log_folders=[damaged, sim["sd_logs"][1]])
+    assert again["lab"]["accepted"] == logs["lab"]["accepted"] and again["log_damage"] == {"regions": 1, "bytes": 64}
+    assert logs["log_damage"] == {"regions": 0, "bytes": 0}
+    card = tmp_path / "card"                           # a card's root: the logs are in thermocc/
+    shutil.copytree(sim["sd_logs"][0], card / "thermocc")
+    assert replay(site, tmp_path / "card_out", log_folders=[card])["lab"]["accepted"] > 0
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: no SD log files"):
+        replay(site, tmp_path / "nothing", log_folders=[tmp_path / "empty"])
 
 
 def test_a_new_simulation_replaces_an_earlier_one_and_never_wipes_a_folder_it_did_not_write(tmp_path):
