@@ -348,8 +348,9 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     # a CSV may name cameras by id alone where the id is unique in the site
     ids = [c.id for room in site.rooms for c in room.cameras]
     camera_map = {c.id: (c.node, c.id) for room in site.rooms for c in room.cameras if ids.count(c.id) == 1}
+    csv_report = {"bad_rows": 0}
     for path in csv_files:
-        observations += read_raw_csv(path, camera_map)
+        observations += read_raw_csv(path, camera_map, report=csv_report)
     observations.sort(key=lambda o: o.key)
     fuser.feed_observations(observations)
     fuser.finish()
@@ -357,4 +358,6 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     stats = fuser.stats()
     if log_folders:
         stats["log_damage"] = damaged          # skipped, each logged with its file, offset and reason
+    if csv_files:
+        stats["csv_bad_rows"] = csv_report["bad_rows"]   # skipped and logged
     return stats

@@ -113,12 +113,15 @@ def read_log_folder(folder, node=None, detector_settings=None, published_only=Tr
     return obs, contents.damage
 
 
-def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000):
+def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000, report=None):
     """Observations from a raw-frame CSV: timestamp,camera,p0..p767 (C, row-major 24 x 32).
 
     timestamp: seconds since 1970 UTC, or an ISO date-time (UTC unless it has an offset).
     camera: "node/cam", or a name that camera_map maps to (node, cam). Frames are numbered
-    per camera in file order (the seq the boards would have given them)."""
+    per camera in file order (the seq the boards would have given them). A damaged row (a
+    time, camera or temperature that is not one, or the wrong number of fields) is skipped,
+    logged and counted in report["bad_rows"] (report: a dict, optional); a wrong header
+    is an error."""
     import pandas as pd
     from thermocc import detect_fast as fd
     path = Path(path)
@@ -130,15 +133,19 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
         raise ValueError("%s: header column %d is %r, expected %r (format: timestamp,camera,p0..p767)"
                          % (path, bad + 1, header[bad] if bad < len(header) else None, expected[bad]))
     detectors, seqs, out = {}, Counter(), []
-    for chunk in pd.read_csv(path, chunksize=chunk_rows, dtype={"camera": str}):
-        ts = chunk["timestamp"]
-        if pd.api.types.is_numeric_dtype(ts):
-            times = (ts.to_numpy(float) * 1000).round().astype(np.int64)
-        else:
-            times = (pd.to_datetime(ts, utc=True, format="ISO8601").astype("int64") // 1_000_000).to_numpy()
-        frames = chunk.iloc[:, 2:].to_numpy(np.float32)
-        if not np.isfinite(frames).all():
-            raise ValueError("%s: a frame holds an empty or non-numeric temperature" % path)
+    parsed, bad_rows = 0, []
+    # rows with too many or too few fields are dropped by the parser; counted below
+    for chunk in pd.read_csv(path, chunksize=chunk_rows, dtype={"camera": str}, on_bad_lines="skip"):
+        parsed += len(chunk)
+        times, good = _csv_times(chunk["timestamp"])
+        pixels = chunk.iloc[:, 2:]
+        for col in [c for c in pixels.columns if not pd.api.types.is_numeric_dtype(pixels[c])]:
+            pixels[col] = pd.to_numeric(pixels[col], errors="coerce")
+        frames = np.array(pixels, np.float32)
+        good &= np.isfinite(frames).all(axis=1) & chunk["camera"].notna().to_numpy()
+        if not good.all():
+            bad_rows += (chunk.index[~good] + 1).tolist()
+            chunk, times, frames = chunk[good], times[good], frames[good]
         cams = chunk["camera"].to_numpy()
         for name in pd.unique(cams):
             sel = np.flatnonzero(cams == name)
@@ -154,8 +161,30 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
             seqs[(node, cam)] += len(sel)
             out.extend(observations_from_stats(node, cam, np.arange(seq0, seq0 + len(sel)), times[sel],
                                                stats, summary, frames[sel], source="csv"))
+    with open(path, "rb") as f:
+        wrong_fields = sum(1 for line in f if line.strip()) - 1 - parsed
+    if bad_rows or wrong_fields:
+        log.warning("%s: %d damaged rows skipped (%d with a value that is not a time, camera or temperature%s; "
+                    "%d with the wrong number of fields)", path, len(bad_rows) + wrong_fields, len(bad_rows),
+                    ", data rows %s" % ", ".join(map(str, bad_rows[:5])) + (" ..." if len(bad_rows) > 5 else "")
+                    if bad_rows else "", wrong_fields)
+    if report is not None:
+        report["bad_rows"] = report.get("bad_rows", 0) + len(bad_rows) + wrong_fields
     out.sort(key=lambda o: o.key)
     return out
+
+
+def _csv_times(column):
+    """(ms since 1970 UTC as int64, bool: a time was read) for a CSV timestamp column:
+    seconds since 1970, or ISO date-times."""
+    import pandas as pd
+    seconds = pd.to_numeric(column, errors="coerce")
+    if seconds.notna().sum() * 2 >= len(column):
+        good = np.array(seconds.notna(), bool)
+        return (seconds.fillna(0).to_numpy(float) * 1000).round().astype(np.int64), good
+    when = pd.to_datetime(column, utc=True, format="ISO8601", errors="coerce")
+    good = np.array(when.notna(), bool)
+    return (when.fillna(pd.Timestamp(0, tz="UTC")).astype("int64") // 1_000_000).to_numpy(), good
 
 
 @dataclass

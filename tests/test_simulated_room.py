@@ -362,7 +362,7 @@ def test_frame_mode_chain_through_the_broker(broker, tmp_path):
 def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     """`simulate` writes what boards and a recorder would; replay merges the two nodes' logs
     into one time order (none 'late') and reads the raw-frame CSV through the detector.
-    Damaged log bytes are skipped and counted; a folder with no logs is an error."""
+    Damaged log bytes and CSV rows are skipped and counted; a folder with no logs is an error."""
     import json
     from thermocc.daemon import replay
     from thermocc.site import load_site
@@ -392,6 +392,17 @@ def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty: no SD log files"):
         replay(site, tmp_path / "nothing", log_folders=[tmp_path / "empty"])
+    # damaged rows of a raw-frame CSV: skipped and counted, never the end of the replay
+    lines = open(sim["frames_csv"]).read().splitlines()
+    lines[3] = lines[3][:2000]                                       # cut short
+    lines[5] = lines[5].replace(",", ",abc,", 1)                     # a field too many
+    lines[7] = "yesterday" + lines[7][lines[7].index(","):]          # not a time
+    cells = lines[9].split(",")
+    lines[9] = ",".join(cells[:100] + ["warm"] + cells[101:])       # not a temperature
+    (tmp_path / "damaged.csv").write_text("\n".join(lines) + "\n")
+    damaged_csv = replay(site, tmp_path / "from_damaged_csv", csv_files=[tmp_path / "damaged.csv"])
+    assert damaged_csv["csv_bad_rows"] == 4 and damaged_csv["lab"]["accepted"] == len(frames) - 4
+    assert csv["csv_bad_rows"] == 0
 
 
 def test_a_new_simulation_replaces_an_earlier_one_and_never_wipes_a_folder_it_did_not_write(tmp_path):
