@@ -328,8 +328,9 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     """Process recorded input into outputs; returns the Fuser's statistics."""
     from thermocc.ingest import read_log_folder, read_raw_csv
     fuser = Fuser(site, out_dir, journal=False, mode=mode)
+    journal_bad = []
     for path in journals:
-        msgs = [msg for f in journal_files(path) for msg in read_messages(f)]
+        msgs = [msg for f in journal_files(path) for msg in read_messages(f, bad_lines=journal_bad)]
         for i, msg in enumerate(msgs):
             fuser.handle_message(msg)
             if progress and i % 5000 == 0:
@@ -356,6 +357,8 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     fuser.finish()
     fuser.close()
     stats = fuser.stats()
+    if journals:
+        stats["journal_bad_lines"] = len(journal_bad)     # skipped, each logged with its file and line
     if log_folders:
         stats["log_damage"] = damaged          # skipped, each logged with its file, offset and reason
     if csv_files:

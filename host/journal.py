@@ -37,10 +37,11 @@ CHECKPOINT_EVERY_MS = 3_600_000
 SEGMENT_NAME = re.compile(r"\.journal\.(\d+)$")
 
 
-def read_messages(path, repair=False):
+def read_messages(path, repair=False, bad_lines=None):
     """Messages of one segment (plain or .gz); a torn last line (crash mid-write) is left
     out, and with repair (the daemon recovering its own journal) truncated away so appends
-    continue on a line boundary."""
+    continue on a line boundary. A line that is not JSON is skipped, logged and, given a
+    list bad_lines, added to it as (path, line number)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -58,6 +59,8 @@ def read_messages(path, repair=False):
             out.append(json.loads(line))
         except ValueError:
             log.error("%s line %d is not JSON; skipped", path, n)
+            if bad_lines is not None:
+                bad_lines.append((str(path), n))
     return out
 
 

@@ -328,8 +328,14 @@ def test_journal_is_compacted_and_a_crash_resumes_from_the_checkpoint(tmp_path):
     files = journal_files(site.state / "lab.journal")
     assert files[:len(archived)] == archived and files[-1] == site.state / "lab.journal"
     stats = replay(site, tmp_path / "replayed", journals=[site.state / "lab.journal"])
-    assert stats["lab"]["accepted"] == len(msgs)
+    assert stats["lab"]["accepted"] == len(msgs) and stats["journal_bad_lines"] == 0
     assert outputs(tmp_path / "replayed" / "lab") == outputs(tmp_path / "reference" / "lab")
+    # a damaged line in a segment is skipped and counted; the others replay
+    segment = (site.state / "lab.journal").read_text().splitlines()
+    segment[1] = segment[1][:40]
+    (site.state / "lab.journal").write_text("\n".join(segment) + "\n")
+    stats = replay(site, tmp_path / "damaged", journals=[site.state / "lab.journal"])
+    assert stats["journal_bad_lines"] == 1 and stats["lab"]["accepted"] == len(msgs) - 1
 
 
 def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
