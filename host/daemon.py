@@ -283,6 +283,13 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
         if not stop.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason)
 
+    def on_connect_fail(c, userdata):
+        # paho retries with backoff (1 s doubling to 60 s); say so, or a wrong host or a
+        # broker that is down looks like a daemon with nothing to do
+        if not stop.is_set():
+            log.warning("cannot connect to the broker at %s:%d (is it running? the site file's mqtt.host and "
+                        "mqtt.port); retrying", m.host, m.port)
+
     def on_message(c, userdata, message):
         # Handled on paho's network thread, before the message is acknowledged: a
         # message the broker considers delivered is already in the journal, and no
@@ -296,6 +303,7 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
 
     client.on_connect = on_connect
     client.on_disconnect = on_disconnect
+    client.on_connect_fail = on_connect_fail
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.connect_async(m.host, m.port, keepalive=m.keepalive_s)

@@ -1,5 +1,6 @@
 """The host daemon against a real mosquitto: ingest, live results, journal, restart, replay."""
 import json
+import logging
 import threading
 import time
 
@@ -366,6 +367,25 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     # another room configuration: the checkpoint is not used
     state, messages = Journal(tmp_path, "lab").recover("another fp")
     assert state is None and messages == []
+
+
+def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(tmp_path, caplog):
+    from thermocc_tools.broker import MosquittoBroker, free_port
+    port = free_port()
+    site = write_site(tmp_path, port)
+    stop, ready = threading.Event(), threading.Event()
+    with caplog.at_level(logging.WARNING, logger="thermocc.daemon"):
+        thread = threading.Thread(target=run, args=(site,), kwargs={"stop": stop, "ready": ready})
+        thread.start()
+        try:
+            assert wait_for(lambda: "cannot connect to the broker at 127.0.0.1:%d" % port in caplog.text, 180)
+            assert not ready.is_set()
+            with MosquittoBroker(port=port):
+                assert ready.wait(60)                         # connected and subscribed once it is up
+        finally:
+            stop.set()
+            thread.join(30)
+    assert not thread.is_alive()
 
 
 def test_daemon_reconnects_after_the_broker_restarts(tmp_path):
