@@ -31,6 +31,19 @@ from thermocc_shared import wire
 log = logging.getLogger("thermocc.daemon")
 
 
+def state_fingerprint(room, pipeline, intake):
+    """What a checkpoint is for: the room, the mode and the shape of the state it pickles
+    (the attribute names of the pipeline and intake and of the thermocc objects they hold).
+    One pickled by a version whose objects had other fields is not loaded: after an upgrade
+    it would fail later, wanting a field it does not have."""
+    shape = []
+    for o in (pipeline, intake):
+        shape.append(sorted(vars(o)))
+        shape += [(type(v).__name__, sorted(vars(v))) for _, v in sorted(vars(o).items())
+                  if type(v).__module__.startswith("thermocc") and hasattr(v, "__dict__")]
+    return hashlib.sha256(repr((room, pipeline.mode, shape)).encode()).hexdigest()
+
+
 class RoomState:
     def __init__(self, room, sinks, journal, mode=None):
         self.room = room
@@ -39,7 +52,7 @@ class RoomState:
         self.journal = journal
         self.detectors = {}          # (node, camera) -> FastDetector, for frames arriving by MQTT
         self.checkpoint_step = None  # series step of the last journal compaction
-        self.fingerprint = hashlib.sha256(repr((room, self.pipeline.mode)).encode()).hexdigest()
+        self.fingerprint = state_fingerprint(room, self.pipeline, self.intake)
 
     def snapshot(self):
         """Everything processing depends on, without the sinks (files, broker)."""

@@ -51,6 +51,8 @@ class RoomPipeline:
         self.ticks_done = 0
         self.unknown = 0
         self.blobs_only = 0
+        self.missing = [False] * len(room.cameras)      # logged as missing (no frame for camera_timeout_s)
+        self.first_tick_ms = None
 
     def _reset_step(self):
         self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
@@ -103,6 +105,7 @@ class RoomPipeline:
     def _process_tick(self, start_ms):
         end_ms = start_ms + self.tick_ms
         ok = [o is not None and start_ms - o.t_ms <= self.timeout_ms for o in self.latest]
+        self._log_missing(start_ms, ok)
         n_ok = sum(ok)
         if self.mode == "frame":
             frames = np.zeros((len(ok), 768))
@@ -136,6 +139,24 @@ class RoomPipeline:
         result = TickResult(start_ms, count, n_ok, [(t.id, t.x, t.y, t.zone) for t in tracks])
         for sink in self.sinks:
             sink.tick(self, result)
+
+    def _log_missing(self, start_ms, ok):
+        """Log a camera going missing (no frame for camera_timeout_s) and coming back, once
+        each way; the coverage column counts it every step."""
+        if self.first_tick_ms is None:
+            self.first_tick_ms = start_ms
+        for k, good in enumerate(ok):
+            if good == self.missing[k]:
+                o, cam = self.latest[k], self.room.cameras[k]
+                if good:
+                    log.info("%s: %s/%s reports again", self.room.name, cam.node, cam.id)
+                elif o is not None or start_ms - self.first_tick_ms > self.timeout_ms:
+                    log.warning("%s: %s/%s missing: no frame for %.0f s (camera_timeout_s); coverage drops until it "
+                                "reports", self.room.name, cam.node, cam.id,
+                                (start_ms - (o.t_ms if o is not None else self.first_tick_ms)) / 1000)
+                else:
+                    continue              # not heard from yet, but the run has only just begun
+                self.missing[k] = not good
 
     # -- steps ----------------------------------------------------------------------------
     def _close_steps(self, new_step):

@@ -369,6 +369,40 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     assert state is None and messages == []
 
 
+def test_a_camera_going_silent_is_logged_once_each_way_and_old_checkpoints_are_not_loaded(caplog):
+    import numpy as np
+    from thermocc.daemon import RoomState
+    from thermocc.ingest import BLOB_FIELDS, Observation
+    from thermocc.pipeline import RoomPipeline
+    room = load_room(EXAMPLE_ROOM)
+    pipeline = RoomPipeline(room)
+    cams = [(c.node, c.id) for c in room.cameras]
+
+    def second(t, silent=()):
+        for k, (node, cam) in enumerate(cams):
+            if (node, cam) not in silent:
+                pipeline.feed(Observation(node, cam, t, t * 1000, True, 22.0, np.zeros((0, BLOB_FIELDS))))
+
+    with caplog.at_level(logging.INFO, logger="thermocc.pipeline"):
+        for t in range(100):
+            second(t, silent=[cams[3]] if t < 20 else ())          # late to start: not "missing"
+        for t in range(100, 600):
+            second(t, silent=[cams[1]])                            # node-a/cam2 unplugged for 500 s
+        for t in range(600, 700):
+            second(t)
+    missing = [r.getMessage() for r in caplog.records if "missing" in r.getMessage()]
+    assert missing == ["lab: node-a/cam2 missing: no frame for 151 s (camera_timeout_s); coverage drops until it "
+                       "reports"]
+    assert [r.getMessage() for r in caplog.records if "again" in r.getMessage()] == ["lab: node-a/cam2 reports again"]
+    # a checkpoint is for the shape of the state it pickles: one from a version whose
+    # pipeline had other fields (an upgrade) is not loaded
+    from thermocc.daemon import state_fingerprint
+    fresh, older = RoomState(room, [], None), RoomState(room, [], None)
+    assert fresh.fingerprint == older.fingerprint
+    del older.pipeline.missing                      # as pickled before this field existed
+    assert state_fingerprint(room, older.pipeline, older.intake) != fresh.fingerprint
+
+
 def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(tmp_path, caplog):
     from thermocc_tools.broker import MosquittoBroker, free_port
     port = free_port()
