@@ -278,6 +278,8 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
         unwanted = ["%s/%s/%s/+/+/%s" % (m.prefix, s.room.site, s.room.name, "blobs" if s.leaf == "frame" else "frame")
                     for s in fuser.rooms.values()]
         c.unsubscribe(unwanted)
+        # the boards' availability (retained; "offline" is their last will): logged as it changes
+        wanted += ["%s/%s/%s/+/availability" % (m.prefix, s.room.site, s.room.name) for s in fuser.rooms.values()]
         result, mid = c.subscribe([(topic, 1) for topic in wanted])
         pending_subscription[0] = mid
         c.publish(availability, "online", qos=1, retain=True)
@@ -303,10 +305,23 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
             log.warning("cannot connect to the broker at %s:%d (is it running? the site file's mqtt.host and "
                         "mqtt.port); retrying", m.host, m.port)
 
+    boards = {}                     # availability topic -> the last payload logged
+
     def on_message(c, userdata, message):
         # Handled on paho's network thread, before the message is acknowledged: a
         # message the broker considers delivered is already in the journal, and no
         # hand-off to another thread waits for the GIL (the latency target is 50 ms).
+        if message.topic.endswith("/availability"):
+            state = message.payload.decode("utf-8", "replace")[:20]
+            if boards.get(message.topic) != state:
+                boards[message.topic] = state
+                node = message.topic.split("/")[-2]
+                if state == "online":
+                    log.info("board %s is online", node)
+                else:
+                    log.warning("board %s is %s (its last will: it lost the broker, or was switched off)",
+                                node, state)
+            return
         try:
             fuser.handle_payload(message.topic, message.payload)
         except Exception:

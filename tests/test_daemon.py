@@ -422,11 +422,20 @@ def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(t
     assert not thread.is_alive()
 
 
-def test_daemon_reconnects_after_the_broker_restarts(tmp_path):
+def test_daemon_reconnects_after_the_broker_restarts(tmp_path, caplog):
     from thermocc_tools.broker import MosquittoBroker
-    with MosquittoBroker() as b:
+    with MosquittoBroker() as b, caplog.at_level(logging.INFO, logger="thermocc.daemon"):
         site = write_site(tmp_path, b.port)
+        board = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="node-a")
+        board.will_set("thermocc/campus/lab/node-a/availability", "offline", qos=1, retain=True)
+        board.connect("127.0.0.1", b.port)
+        board.loop_start()
+        board.publish("thermocc/campus/lab/node-a/availability", "online", qos=1, retain=True).wait_for_publish(5)
         daemon = Daemon(site)
+        assert wait_for(lambda: "board node-a is online" in caplog.text)      # the retained state, on connect
+        board.loop_stop()
+        board.socket().close()                  # the board drops off the network: the broker sends its will
+        assert wait_for(lambda: "board node-a is offline" in caplog.text, 30)
         online = []
         watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
         watcher.on_connect = lambda c, u, f, r, p=None: c.subscribe("thermocc/campus/host/#", 1)
