@@ -161,13 +161,15 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
             seqs[(node, cam)] += len(sel)
             out.extend(observations_from_stats(node, cam, np.arange(seq0, seq0 + len(sel)), times[sel],
                                                stats, summary, frames[sel], source="csv"))
-    with open(path, "rb") as f:
-        wrong_fields = sum(1 for line in f if line.strip()) - 1 - parsed
+    with open(path, "rb") as f:                  # the parser skips blank lines too
+        wrong_fields = max(0, sum(1 for line in f if line.strip()) - 1 - parsed)
     if bad_rows or wrong_fields:
+        which = ""
+        if bad_rows:
+            which = ", data rows " + ", ".join(map(str, bad_rows[:5])) + (" ..." if len(bad_rows) > 5 else "")
         log.warning("%s: %d damaged rows skipped (%d with a value that is not a time, camera or temperature%s; "
                     "%d with the wrong number of fields)", path, len(bad_rows) + wrong_fields, len(bad_rows),
-                    ", data rows %s" % ", ".join(map(str, bad_rows[:5])) + (" ..." if len(bad_rows) > 5 else "")
-                    if bad_rows else "", wrong_fields)
+                    which, wrong_fields)
     if report is not None:
         report["bad_rows"] = report.get("bad_rows", 0) + len(bad_rows) + wrong_fields
     out.sort(key=lambda o: o.key)

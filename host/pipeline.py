@@ -146,17 +146,17 @@ class RoomPipeline:
         if self.first_tick_ms is None:
             self.first_tick_ms = start_ms
         for k, good in enumerate(ok):
-            if good == self.missing[k]:
-                o, cam = self.latest[k], self.room.cameras[k]
-                if good:
-                    log.info("%s: %s/%s reports again", self.room.name, cam.node, cam.id)
-                elif o is not None or start_ms - self.first_tick_ms > self.timeout_ms:
-                    log.warning("%s: %s/%s missing: no frame for %.0f s (camera_timeout_s); coverage drops until it "
-                                "reports", self.room.name, cam.node, cam.id,
-                                (start_ms - (o.t_ms if o is not None else self.first_tick_ms)) / 1000)
-                else:
-                    continue              # not heard from yet, but the run has only just begun
-                self.missing[k] = not good
+            o, cam = self.latest[k], self.room.cameras[k]
+            if good and self.missing[k]:
+                log.info("%s: %s/%s reports again", self.room.name, cam.node, cam.id)
+                self.missing[k] = False
+            elif not good and not self.missing[k] and \
+                    (o is not None or start_ms - self.first_tick_ms > self.timeout_ms):
+                # (one not heard from yet, while the run has only just begun, is not missing)
+                since = o.t_ms if o is not None else self.first_tick_ms
+                log.warning("%s: %s/%s missing: no frame for %.0f s (camera_timeout_s); coverage drops until it "
+                            "reports", self.room.name, cam.node, cam.id, (start_ms - since) / 1000)
+                self.missing[k] = True
 
     # -- steps ----------------------------------------------------------------------------
     def _close_steps(self, new_step):
