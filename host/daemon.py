@@ -283,9 +283,10 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
         result, mid = c.subscribe([(topic, 1) for topic in wanted])
         pending_subscription[0] = mid
         c.publish(availability, "online", qos=1, retain=True)
-        for pubs in publishers.values():
+        for name, pubs in publishers.items():
             for p in pubs:
                 p.announce()
+                p.boards_online(room_online(name))
 
     pending_subscription = [None]
 
@@ -305,22 +306,33 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
             log.warning("cannot connect to the broker at %s:%d (is it running? the site file's mqtt.host and "
                         "mqtt.port); retrying", m.host, m.port)
 
-    boards = {}                     # availability topic -> the last payload logged
+    boards = {}                     # availability topic of a board -> its last payload
+
+    def room_online(room_name):
+        # until a board says otherwise (boards publish it retained as they connect) a room is online
+        states = [v for t, v in boards.items() if t.split("/")[-3] == room_name]
+        return not states or "online" in states
 
     def on_message(c, userdata, message):
         # Handled on paho's network thread, before the message is acknowledged: a
         # message the broker considers delivered is already in the journal, and no
         # hand-off to another thread waits for the GIL (the latency target is 50 ms).
         if message.topic.endswith("/availability"):
+            if message.topic.split("/")[-2] == "occupancy":
+                return                  # the room's own (ours), not a board's
             state = message.payload.decode("utf-8", "replace")[:20]
             if boards.get(message.topic) != state:
+                room_name, node = message.topic.split("/")[-3:-1]
+                was = room_online(room_name)
                 boards[message.topic] = state
-                node = message.topic.split("/")[-2]
                 if state == "online":
                     log.info("board %s is online", node)
                 else:
                     log.warning("board %s is %s (its last will: it lost the broker, or was switched off)",
                                 node, state)
+                if room_online(room_name) != was and room_name in publishers:
+                    for p in publishers[room_name]:
+                        p.boards_online(not was)
             return
         try:
             fuser.handle_payload(message.topic, message.payload)

@@ -5,8 +5,11 @@ Topics (retained, QoS 1), each payload {"measured_at": ISO-8601 UTC, "value": ..
   <prefix>/<site>/<room>/occupancy/occupancy_state        value: {"occupied": bool, "confidence": 0..1}
   <prefix>/<site>/<room>/occupancy/directional_movement   value: {"in": n, "out": n, "net": n} since start
   <prefix>/<site>/<room>/occupancy/dwell_time             value: mean seconds the people present have been in
+  <prefix>/<site>/<room>/occupancy/availability           "online" while a board of the room is online
 count and state are published when they change, all four at every closed timestep.
 confidence is the share of the room's cameras that reported in time (coverage).
+Home Assistant shows the room's sensors as unavailable when the daemon is offline (its last
+will) or when every board of the room is (theirs): not a count frozen at its last value.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class LivePublisher:
         self.room = room
         self.base = "%s/%s/%s/occupancy" % (site.mqtt.prefix, room.site, room.name)
         self.availability = availability_topic
+        self.room_availability = self.topic("availability")
         self.last = None
         self.last_tick = None
 
@@ -64,8 +68,13 @@ class LivePublisher:
                 "unit_of_measurement": "s"},
         }
         for topic, cfg in configs.items():
-            cfg.update({"availability_topic": self.availability, "device": device})
+            cfg.update({"availability": [{"topic": self.availability}, {"topic": self.room_availability}],
+                        "availability_mode": "all", "device": device})
             self.client.publish("%s/%s" % (prefix, topic), json.dumps(cfg), qos=1, retain=True)
+
+    def boards_online(self, online):
+        """Whether any board of the room is online (from the boards' availability)."""
+        self.client.publish(self.room_availability, "online" if online else "offline", qos=1, retain=True)
 
     def tick(self, pipeline, result):
         cams = len(self.room.cameras)

@@ -53,7 +53,9 @@ def write_site(tmp_path, port):
 class Daemon:
     def __init__(self, site):
         self.stop, self.ready = threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=run, args=(site,), kwargs={"stop": self.stop, "ready": self.ready})
+        # a daemon thread: a test that fails before close() must not keep the run alive
+        self.thread = threading.Thread(target=run, args=(site,), kwargs={"stop": self.stop, "ready": self.ready},
+                                       daemon=True)
         self.thread.start()
         # ready once warm_up has loaded every numba kernel: on a fresh install they are
         # compiled first (15-17 s on this machine's 2 cores, more when they are busy), and
@@ -146,6 +148,10 @@ def test_daemon_live_restart_and_replay_agree(broker, tmp_path):
     assert live["thermocc/campus/host/test-host/availability"] == b"offline"
     disc = json.loads(live["homeassistant/sensor/thermocc_campus_lab_count/config"])
     assert disc["state_topic"] == "thermocc/campus/lab/occupancy/occupants_count"
+    assert disc["availability"] == [{"topic": "thermocc/campus/host/test-host/availability"},
+                                    {"topic": "thermocc/campus/lab/occupancy/availability"}]
+    assert disc["availability_mode"] == "all"
+    assert live["thermocc/campus/lab/occupancy/availability"] == b"online"    # no board said otherwise
 
     # replay of the journal = the live run, byte for byte
     stats = replay(site, tmp_path / "replayed", journals=[site.state / "lab.journal"])
@@ -422,20 +428,43 @@ def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(t
     assert not thread.is_alive()
 
 
-def test_daemon_reconnects_after_the_broker_restarts(tmp_path, caplog):
-    from thermocc_tools.broker import MosquittoBroker
-    with MosquittoBroker() as b, caplog.at_level(logging.INFO, logger="thermocc.daemon"):
-        site = write_site(tmp_path, b.port)
-        board = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="node-a")
-        board.will_set("thermocc/campus/lab/node-a/availability", "offline", qos=1, retain=True)
-        board.connect("127.0.0.1", b.port)
+def test_a_board_going_offline_is_logged_and_the_rooms_live_results_become_unavailable(broker, tmp_path, caplog):
+    site = write_site(tmp_path, broker.port)
+    room_av, boards = [], []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    watcher.on_message = lambda c, u, m: room_av.append(m.payload)
+    watcher.connect("127.0.0.1", broker.port)
+    watcher.subscribe("thermocc/campus/lab/occupancy/availability", 1)
+    watcher.loop_start()
+    for node in ("node-a", "node-b"):
+        board = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=node)
+        board.will_set("thermocc/campus/lab/%s/availability" % node, "offline", qos=1, retain=True)
+        board.connect("127.0.0.1", broker.port)
         board.loop_start()
-        board.publish("thermocc/campus/lab/node-a/availability", "online", qos=1, retain=True).wait_for_publish(5)
+        board.publish("thermocc/campus/lab/%s/availability" % node, "online", qos=1, retain=True).wait_for_publish(5)
+        boards.append(board)
+    with caplog.at_level(logging.INFO, logger="thermocc.daemon"):
         daemon = Daemon(site)
-        assert wait_for(lambda: "board node-a is online" in caplog.text)      # the retained state, on connect
-        board.loop_stop()
-        board.socket().close()                  # the board drops off the network: the broker sends its will
-        assert wait_for(lambda: "board node-a is offline" in caplog.text, 30)
+        try:
+            assert wait_for(lambda: caplog.text.count("is online") == 2)       # the retained states, on connect
+            assert wait_for(lambda: room_av[-1:] == [b"online"])
+            for board in boards:
+                board.loop_stop()
+                board.socket().close()          # the board drops off the network: the broker sends its will
+                assert wait_for(lambda: caplog.text.count("is offline") == boards.index(board) + 1, 30)
+                # one board left is enough for the room; with none, its results are unavailable
+                assert wait_for(lambda: room_av[-1:] == [b"online" if board is boards[0] else b"offline"], 10)
+        finally:
+            daemon.close()
+            watcher.loop_stop()
+    assert "board node-b is offline (its last will" in caplog.text
+
+
+def test_daemon_reconnects_after_the_broker_restarts(tmp_path):
+    from thermocc_tools.broker import MosquittoBroker
+    with MosquittoBroker() as b:
+        site = write_site(tmp_path, b.port)
+        daemon = Daemon(site)
         online = []
         watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
         watcher.on_connect = lambda c, u, f, r, p=None: c.subscribe("thermocc/campus/host/#", 1)
