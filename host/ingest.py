@@ -85,11 +85,14 @@ def observation_from_frame_message(msg, pixels, detector, source="mqtt"):
 
 def read_log_folder(folder, node=None, detector_settings=None, published_only=True):
     """Observations of one node's pulled SD log folder (blob records, and raw records through
-    the detector), plus the log's damage report. published_only keeps the blob records the
+    the detector), plus the log's damage report; a folder without logs is an error. published_only keeps the blob records the
     board published (report-on-change), i.e. exactly what a live subscriber received."""
     from thermocc import detect_fast as fd
-    from thermocc.logreader import blob_messages, read_logs
+    from thermocc.logreader import blob_messages, log_files, read_logs
     from thermocc_shared import logformat as lf
+    if not log_files(folder):
+        raise ValueError("%s: no SD log files (*.tlg) in it or in its thermocc/ folder; give the folder "
+                         "`thermocc pull` wrote (logs/<node>) or the root of a card" % folder)
     contents = read_logs(folder)
     if published_only:
         contents.blobs = [r for r in contents.blobs if r["flags"] & lf.FLAG_PUBLISH]

@@ -95,8 +95,7 @@ def read_log(path: str | Path, contents: LogContents | None = None) -> LogConten
 
 def log_files(folder: str | Path) -> list[Path]:
     """The *.tlg files of one node, oldest first: in the folder `thermocc pull` wrote
-    (logs/<node>), or in the thermocc/ folder of a card's root. None is an error that says
-    where it looked."""
+    (logs/<node>), or in the thermocc/ folder of a card's root ([] if neither has any)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError("%s: no such folder of SD logs" % folder)
@@ -104,8 +103,7 @@ def log_files(folder: str | Path) -> list[Path]:
         files = sorted(where.glob("*.tlg"))
         if files:
             return files
-    raise ValueError("%s: no SD log files (*.tlg) in it or in its thermocc/ folder; give the folder "
-                     "`thermocc pull` wrote (logs/<node>) or the root of a card" % folder)
+    return []
 
 
 def read_logs(folder: str | Path) -> LogContents:
