@@ -53,6 +53,10 @@ TICKS_COLUMNS = ("timestamp", "count", "person", "x", "y", "zone")     # a run's
 TRUTH_COLUMNS = ("timestamp", "agent", "x", "y", "zone")                # a simulation's truth.csv
 
 
+class NothingToScore(ValueError):
+    """The run's ticks and the truth share no time (other runs, or no step closed yet)."""
+
+
 def _span(times):
     return "%s .. %s" % (times[0], times[-1]) if len(times) else "no rows"
 
@@ -139,8 +143,8 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
             hidden = [e for e in errors if e[0] == "missed, out of view"]
             out_of_view_only += len(hidden) == nt - nf and len(hidden) == len(errors)
     if n == 0:
-        raise ValueError("nothing to score: no time of %s (%s) has a tick %g s later in %s (%s); are they of the "
-                         "same run?" % (truth_csv, _span(times), lag_s, ticks_csv, _span(sorted(set(fused_all)))))
+        raise NothingToScore("nothing to score: no time of %s (%s) has a tick %g s later in %s (%s); are they of "
+                             "the same run?" % (truth_csv, _span(times), lag_s, ticks_csv, _span(sorted(set(fused_all)))))
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -333,6 +333,18 @@ def test_demo_chain_short_form(broker, tmp_path):
         assert open(result[key], "rb").read(4) in (b"\x89PNG", b"GIF8")
 
 
+def test_a_demo_too_short_to_close_a_step_ends_cleanly_and_says_so(broker, tmp_path):
+    """Six simulated minutes close no 5-minute step (rows are written per step): the demo
+    draws the floor plan, says there is nothing to score yet, and exits 0."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "thermocc.cli", "demo", "--out", str(tmp_path / "demo"), "--hours",
+                           "0.1", "--broker", "%s:%d" % (broker.host, broker.port)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "nothing to score yet, the run closed no 5-minute step" in done.stdout
+    assert (tmp_path / "demo" / "floor_plan.png").exists() and not (tmp_path / "demo" / "levels.png").exists()
+
+
 def test_frame_mode_chain_through_the_broker(broker, tmp_path):
     """Boards stream raw frames (mqtt.frames), the daemon runs them through the detector and
     fuses pixels on the floor grid; its journal of frames replays to the same bytes."""
@@ -425,6 +437,8 @@ def test_a_new_simulation_replaces_an_earlier_one_and_never_wipes_a_folder_it_di
                               capture_output=True, text=True)
         assert done.returncode == 2 and "no thermocc demo or simulation wrote" in done.stderr, done.stderr
     assert [p.name for p in project.iterdir()] == ["notes.txt"]
+    (tmp_path / "sim" / ".thermocc-run").unlink()           # as an earlier version left it: no marker
+    assert simulate_files(tmp_path / "sim", hours=0.05, start_hour=9.0, seed=3, quiet=True)
 
 
 def test_a_rendered_person_is_counted_once_where_views_overlap():

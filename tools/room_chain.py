@@ -27,6 +27,10 @@ from thermocc_tools.thermal_render import RoomRenderer, air_temperature
 TRUTH_HEADER = "timestamp,agent,x,y,zone\n"
 # Written into every folder a demo or simulation fills: the next run there may clear it.
 RUN_MARKER = ".thermocc-run"
+# What a demo or simulation writes there: a folder holding nothing else is one an earlier
+# version filled (before the marker).
+RUN_FILES = {"boards", "outputs", "state", "site.json", "truth.csv", "frames.csv", "levels.png", "floor_plan.png",
+             "floor_animation.gif", "errors.png"}
 
 
 class OutputFolderError(ValueError):
@@ -35,14 +39,14 @@ class OutputFolderError(ValueError):
 
 def fresh_output_folder(out):
     """An empty folder `out` for a new run. One an earlier demo or simulation filled (it
-    holds RUN_MARKER) is cleared, so nothing of the old run (the boards' SD logs above
-    all) mixes into the new one; any other folder with files in it is refused, never
-    deleted (--out . must not wipe a project)."""
+    holds RUN_MARKER, or nothing but RUN_FILES) is cleared, so nothing of the old run (the
+    boards' SD logs above all) mixes into the new one; any other folder with files in it
+    is refused, never deleted (--out . must not wipe a project)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputFolderError("--out %s is a file; give a folder (it is created if missing)" % out)
     if out.exists() and any(out.iterdir()):
-        if not (out / RUN_MARKER).exists():
+        if not (out / RUN_MARKER).exists() and not {p.name for p in out.iterdir()} <= RUN_FILES:
             raise OutputFolderError("--out %s has files that no thermocc demo or simulation wrote; give a new or "
                                     "empty folder (a folder an earlier run filled is replaced)" % out)
         shutil.rmtree(out)
@@ -231,11 +235,13 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
               "scenario": sim.behaviour.scenario_names, "site": str(site_path)}
     if plots:
         from thermocc.plots import animate_floor, floor_plan, series_png
-        series_png(room, room_out / "output.csv", out / "levels.png")
         floor_plan(room, out / "floor_plan.png")
-        animate_floor(room, room_out / "ticks.csv", out / "floor_animation.gif", truth=_truth_points(truth_path))
-        result.update(levels_png=str(out / "levels.png"), floor_png=str(out / "floor_plan.png"),
-                      animation=str(out / "floor_animation.gif"))
+        result["floor_png"] = str(out / "floor_plan.png")
+        # the series and the people are drawn once a step has closed (rows are written per step)
+        if len((room_out / "output.csv").read_text().splitlines()) > 1:
+            series_png(room, room_out / "output.csv", out / "levels.png")
+            animate_floor(room, room_out / "ticks.csv", out / "floor_animation.gif", truth=_truth_points(truth_path))
+            result.update(levels_png=str(out / "levels.png"), animation=str(out / "floor_animation.gif"))
     return result
 
 
