@@ -54,6 +54,8 @@ def series_png(room, output_csv, png):
     from thermocc.series import zone_slug
     plt = _plt()
     df = read_output_csv(output_csv, room)
+    if df.empty:
+        raise ValueError("%s has no rows yet (a row is written as each timestep closes); nothing to draw" % output_csv)
     df["timestamp"] = pd.to_datetime(df["timestamp"])
     fig, axes = plt.subplots(4, 1, figsize=(11, 10), sharex=True)
     t = df["timestamp"]

@@ -253,6 +253,12 @@ def test_export_and_plot_refuse_a_file_that_is_not_this_rooms_output_csv(tmp_pat
     other.to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(ValueError, match="it has no column L3_Pantry_count"):
         export_year(tmp_path / "other.csv", ROOM, tmp_path / "export")
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(header(ROOM)) + "\n")                  # a run that closed no step yet
+    with pytest.raises(ValueError, match="has no rows yet"):
+        series_png(ROOM, empty, tmp_path / "levels.png")
+    with pytest.raises(ValueError, match="has no rows yet"):
+        export_year(empty, ROOM, tmp_path / "export")
     assert not (tmp_path / "export").exists() and not (tmp_path / "levels.png").exists()
 
 
