@@ -375,7 +375,7 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     assert state is None and messages == []
 
 
-def test_a_camera_going_silent_is_logged_once_each_way_and_old_checkpoints_are_not_loaded(caplog):
+def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog):
     import numpy as np
     from thermocc.daemon import RoomState
     from thermocc.ingest import BLOB_FIELDS, Observation
