@@ -321,7 +321,7 @@ def main(argv=None):
             ensure_simulated(data, params, "%s, %s %02d:00 + %.0f h" % (name, date, start_hour, hours),
                              lambda: simulate_files(data, hours=hours, start_hour=start_hour, seed=seed,
                                                     scenario=behaviour, render_settings=settings, start_date=date,
-                                                    frame_interval_s=a.frame_interval_s, raw_every=1, quiet=True))
+                                                    frame_interval_s=a.frame_interval_s, raw_every=1))
             per_day.append(run_variants(data, work, settings.offline_cameras))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
         notes[name] = causes(settings, start_hour, hours, table[name]["blob"])
