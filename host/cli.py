@@ -92,6 +92,20 @@ def _fail(message):
     return 2
 
 
+class _ReplayProgress:
+    """One line per input on stderr, rewritten in place: 'what: i/n' (n None: rows read so far)."""
+
+    def __init__(self):
+        self.what = None
+
+    def __call__(self, i, n, what):
+        if self.what not in (None, what):
+            print(file=sys.stderr)                  # the previous input's line stays
+        self.what = None if i == n else what
+        text = "%s: %d rows read" % (what, i) if n is None else "%s: %d/%d" % (what, i, n)
+        print("\r" + text, end="\n" if i == n else "", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -125,7 +139,7 @@ def _dispatch(parser, args):
             return _fail("replay needs input: --journal, --logs or --csv")
         stats = replay(load_site(args.config, args.room), Path(args.out), args.journal, args.logs, args.csv,
                        mode=args.mode, all_frames=args.all_frames,
-                       progress=lambda i, n, what: print("\r%s: %d/%d" % (what, i, n), end="", file=sys.stderr))
+                       progress=_ReplayProgress())
         print(json.dumps(stats, indent=1))
         return 0
     if args.command == "calibrate":

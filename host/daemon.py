@@ -178,15 +178,20 @@ class Fuser:
         if journal:
             state.compact_if_due()
 
-    def feed_observations(self, observations):
-        """Observations from files (raw frames through the detector, SD logs): routed and ordered."""
-        for obs in observations:
+    def feed_observations(self, observations, progress=None):
+        """Observations from files (raw frames through the detector, SD logs): routed and
+        ordered. progress(i, n, what) is called every 5000."""
+        for i, obs in enumerate(observations):
+            if progress and i % 5000 == 0:
+                progress(i, len(observations), "frames")
             state = self.route.get((obs.node, obs.cam))
             if state is None:
                 self.unknown += 1
                 continue
             for o in state.intake.push(obs):
                 state.pipeline.feed(o)
+        if progress and observations:
+            progress(len(observations), len(observations), "frames")
 
     def finish(self):
         """End of input (replay): release what the watermark holds. Steps still open stay open."""
@@ -383,6 +388,8 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
             fuser.handle_message(msg)
             if progress and i % 5000 == 0:
                 progress(i, len(msgs), str(path))
+        if progress and msgs:
+            progress(len(msgs), len(msgs), str(path))
     # files hold one node (or one recording) each: merge them into one time order before
     # the intake, or a second file would arrive entirely "late"
     observations = []
@@ -399,9 +406,9 @@ def replay(site, out_dir, journals=(), log_folders=(), csv_files=(), mode=None, 
     camera_map = {c.id: (c.node, c.id) for room in site.rooms for c in room.cameras if ids.count(c.id) == 1}
     csv_report = {"bad_rows": 0}
     for path in csv_files:
-        observations += read_raw_csv(path, camera_map, report=csv_report)
+        observations += read_raw_csv(path, camera_map, report=csv_report, progress=progress)
     observations.sort(key=lambda o: o.key)
-    fuser.feed_observations(observations)
+    fuser.feed_observations(observations, progress)
     fuser.finish()
     fuser.close()
     stats = fuser.stats()

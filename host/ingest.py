@@ -116,7 +116,7 @@ def read_log_folder(folder, node=None, detector_settings=None, published_only=Tr
     return obs, contents.damage
 
 
-def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000, report=None):
+def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000, report=None, progress=None):
     """Observations from a raw-frame CSV: timestamp,camera,p0..p767 (C, row-major 24 x 32).
 
     timestamp: seconds since 1970 UTC, or an ISO date-time (UTC unless it has an offset).
@@ -124,7 +124,7 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
     per camera in file order (the seq the boards would have given them). A damaged row (a
     time, camera or temperature that is not one, or the wrong number of fields) is skipped,
     logged and counted in report["bad_rows"] (report: a dict, optional); a wrong header
-    is an error."""
+    is an error. progress(rows read, None, path) is called after each chunk."""
     import pandas as pd
     from thermocc import detect_fast as fd
     path = Path(path)
@@ -140,6 +140,8 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
     # rows with too many or too few fields are dropped by the parser; counted below
     for chunk in pd.read_csv(path, chunksize=chunk_rows, dtype={"camera": str}, on_bad_lines="skip"):
         parsed += len(chunk)
+        if progress:
+            progress(parsed, None, str(path))
         times, good = _csv_times(chunk["timestamp"])
         pixels = chunk.iloc[:, 2:]
         for col in [c for c in pixels.columns if not pd.api.types.is_numeric_dtype(pixels[c])]:
