@@ -124,7 +124,8 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
     per camera in file order (the seq the boards would have given them). A damaged row (a
     time, camera or temperature that is not one, or the wrong number of fields) is skipped,
     logged and counted in report["bad_rows"] (report: a dict, optional); a wrong header
-    is an error. progress(rows read, None, path) is called after each chunk."""
+    is an error. progress(rows read, None, path) is called after each chunk, and
+    progress(rows, rows, path) at the end."""
     import pandas as pd
     from thermocc import detect_fast as fd
     path = Path(path)
@@ -166,6 +167,8 @@ def read_raw_csv(path, camera_map=None, detector_settings=None, chunk_rows=20000
             seqs[(node, cam)] += len(sel)
             out.extend(observations_from_stats(node, cam, np.arange(seq0, seq0 + len(sel)), times[sel],
                                                stats, summary, frames[sel], source="csv"))
+    if progress:
+        progress(parsed, parsed, str(path))     # the input's last progress line
     with open(path, "rb") as f:                  # the parser skips blank lines too
         wrong_fields = max(0, sum(1 for line in f if line.strip()) - 1 - parsed)
     if bad_rows or wrong_fields:

@@ -415,6 +415,16 @@ def test_simulated_files_replay_from_sd_logs_and_csv(tmp_path):
     damaged_csv = replay(site, tmp_path / "from_damaged_csv", csv_files=[tmp_path / "damaged.csv"])
     assert damaged_csv["csv_bad_rows"] == 4 and damaged_csv["lab"]["accepted"] == len(frames) - 4
     assert csv["csv_bad_rows"] == 0
+    # the command shows its progress on stderr, one line per input, and the summary on stdout
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "thermocc.cli", "replay", "--config", str(tmp_path / "site.json"),
+                           "--out", str(tmp_path / "cli"), "--csv", str(tmp_path / "damaged.csv")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["csv_bad_rows"] == 4
+    rows = len(frames) - 1                                           # the parser drops the row of 771 fields
+    assert "damaged.csv: %d rows read" % rows in done.stderr and "damaged.csv: %d/%d" % (rows, rows) in done.stderr
+    assert "frames: %d/%d" % (len(frames) - 4, len(frames) - 4) in done.stderr
 
 
 def test_a_new_simulation_replaces_an_earlier_one_and_never_wipes_a_folder_it_did_not_write(tmp_path):
