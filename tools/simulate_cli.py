@@ -38,7 +38,7 @@ def handles(command):
 
 def dispatch(parser, args):
     if args.command == "demo":
-        from thermocc_tools.room_chain import OutputFolderError, run_chain
+        from thermocc_tools.room_chain import run_chain
         broker = None
         if args.broker:
             host, _, port = args.broker.rpartition(":")
@@ -47,12 +47,9 @@ def dispatch(parser, args):
             broker = (host, int(port))
         if args.hours <= 0 or args.frame_interval_s <= 0:
             parser.error("--hours and --frame-interval-s must be positive")
-        try:
-            result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
-                               frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
-                               mode=args.mode)
-        except OutputFolderError as e:
-            parser.error(str(e))
+        result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
+                           frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
+                           mode=args.mode)
         from thermocc.room import EXAMPLE_ROOM, load_room
         from thermocc.score import NothingToScore, format_causes, format_table, score, settle_s
         room = load_room(EXAMPLE_ROOM)
@@ -83,13 +80,9 @@ def dispatch(parser, args):
         print("\n".join(format_causes(res)))
         return 0
     if args.command == "simulate":
-        from thermocc_tools.room_chain import OutputFolderError, simulate_files
-        try:
-            result = simulate_files(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
-                                    frame_interval_s=args.frame_interval_s, room_file=args.room,
-                                    scenario=args.scenario)
-        except OutputFolderError as e:
-            parser.error(str(e))
+        from thermocc_tools.room_chain import simulate_files
+        result = simulate_files(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
+                                frame_interval_s=args.frame_interval_s, room_file=args.room, scenario=args.scenario)
         print(json.dumps(result, indent=1))
         return 0
     if args.command == "score":
