@@ -125,19 +125,24 @@ class CsvSink:
             f.close()
 
 
-# -- reading output.csv back ------------------------------------------------------------------
-def read_output_csv(path, room=None):
-    """An output.csv as a DataFrame; a file that is not one (of this room's, given the room:
-    its zones' columns) is refused, naming the columns it lacks."""
+# -- reading our CSV files back -----------------------------------------------------------------
+def read_table(path, what, columns, dtype=None):
+    """The CSV at path as a DataFrame, refused naming the columns it lacks when it is not
+    `what` (e.g. "a ticks.csv"): files given the wrong way round fail here, not deep inside."""
     import pandas as pd
-    df = pd.read_csv(path)
-    need = header(room) if room is not None else ["timestamp", "L2_count"]
-    lacking = [c for c in need if c not in df.columns]
+    table = pd.read_csv(path, dtype=dtype)
+    lacking = [c for c in columns if c not in table.columns]
     if lacking:
         more = " and %d more" % (len(lacking) - 3) if len(lacking) > 3 else ""
-        raise ValueError("%s is not an output.csv%s: it has no column %s%s" % (
-            path, " of room %s" % room.name if room is not None else "", ", ".join(lacking[:3]), more))
-    return df
+        raise ValueError("%s is not %s: it has no column %s%s" % (path, what, ", ".join(lacking[:3]), more))
+    return table
+
+
+def read_output_csv(path, room=None):
+    """An output.csv (of this room's, given the room: its zones' columns too)."""
+    if room is None:
+        return read_table(path, "an output.csv", ["timestamp", "L2_count"])
+    return read_table(path, "an output.csv of room %s" % room.name, header(room))
 
 
 # -- year exports ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from thermocc.outputs import read_output_csv, read_table
 
 GROUP_M = 1.0           # a true person with another this close is in a group
 ERROR_CAUSES = {
@@ -61,17 +62,6 @@ def _span(times):
     return "%s .. %s" % (times[0], times[-1]) if len(times) else "no rows"
 
 
-def _read_table(path, what, columns):
-    """The CSV at path, refused with the columns it lacks when it is not a `what` file (the
-    two are alike: given the wrong way round they would score without a word)."""
-    table = pd.read_csv(path, dtype={"timestamp": str, "zone": str})
-    lacking = [c for c in columns if c not in table.columns]
-    if lacking:
-        raise ValueError("%s is not a %s.csv: it has no column %s (a %s.csv has %s)"
-                         % (path, what, ", ".join(lacking), what, ", ".join(columns)))
-    return table
-
-
 def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None, room=None,
           offline=(), detail=False):
     """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
@@ -83,8 +73,8 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         from thermocc.camera import CameraModel
         views = [CameraModel(c) for k, c in enumerate(room.cameras) if k not in set(offline)]
         target_h = room.settings.target_height_m
-    fused = _read_table(ticks_csv, "ticks", TICKS_COLUMNS)
-    truth_all = _read_table(truth_csv, "truth", TRUTH_COLUMNS)
+    fused = read_table(ticks_csv, "a ticks.csv", TICKS_COLUMNS, {"timestamp": str, "zone": str})
+    truth_all = read_table(truth_csv, "a truth.csv", TRUTH_COLUMNS, {"timestamp": str, "zone": str})
     # a sampled time with nobody present has one row with empty fields (as ticks.csv)
     times = sorted(set(truth_all["timestamp"]))
     truth = truth_all.dropna(subset=["x"])
@@ -233,7 +223,6 @@ def format_causes(res, indent="  "):
 
 
 def _step_errors(output_csv, truth, times, step_min, zones):
-    from thermocc.outputs import read_output_csv
     out = read_output_csv(output_csv)
     counts = truth.groupby("timestamp").size()
     s = pd.Series([counts.get(t, 0) for t in times], index=pd.to_datetime(pd.Series(times)))
