@@ -95,10 +95,11 @@ def _prime(frame, cd, bg, masked, unmasked, masked_sampled, sampled, hist):
 
 
 @njit(cache=True)
-def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+def _detect_one(frame, cd, bg, held, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
                 max_person, max_blobs, hist, excess, labels, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
+    release = threshold // 4        # the fringe of a pixel that was in a group last frame
     labels[:] = 0
     warm = 0
     for i in range(PIXELS):
@@ -109,7 +110,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
             labels[i] = 1
             excess[i] = e
             warm += 1
-        elif e < fringe:
+        elif e < release or (e < fringe and not held[i]):
             bg[i] = b + (((t << BG_FRAC) - b) >> shift)
         else:
             labels[i] = 3               # fringe: joins a group that reaches it, never starts one
@@ -211,9 +212,10 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
                 people += 1
             count += 1
     # fringe pixels no group took (a warm patch appearing slowly) are learned slowly;
-    # a group's fringe is part of someone and is not learned
+    # a group's pixels are part of someone, not learned, and held next frame
     slow = shift + FRINGE_SLOWDOWN_SHIFT
     for i in range(PIXELS):
+        held[i] = labels[i] == 2
         if labels[i] == 3:
             b = bg[i]
             bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
@@ -229,7 +231,7 @@ def _detect_one(frame, cd, bg, masked, unmasked, masked_sampled, sampled, thresh
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
+def _detect_frames(frames, bg, held, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
                    background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
     """seen: [frames detected so far, ambient of the last one], carried between calls;
     elapsed_ms: per frame, the time since the camera's last frame."""
@@ -241,12 +243,13 @@ def _detect_frames(frames, bg, primed, masked, unmasked, masked_sampled, sampled
     for f in range(frames.shape[0]):
         if not primed:
             _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)
+            held[:] = 0
             primed = True
         used = threshold
         if seen[0] > 0:
             used = _contrast_threshold(threshold, contrast_pct, seen[1])
         shift = _learning_shift(background_ms, elapsed_ms[f])
-        _detect_one(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
+        _detect_one(frames[f], cd, bg, held, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
                     max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
         seen[0] += 1
         seen[1] = summary[f, AMBIENT]
@@ -284,6 +287,7 @@ class FastDetector:
         self.sampled = checked.sampled
         self.background = np.zeros(PIXELS, np.int64)
         self.background[self.masked] = MASKED_BG
+        self.held = np.zeros(PIXELS, np.uint8)    # pixels in a group last frame
         self.primed = False
 
     def detect_frames(self, frames, times_ms=None):
@@ -298,7 +302,7 @@ class FastDetector:
             self.last_t_ms = int(times[-1])
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
-        self.primed = _detect_frames(frames, self.background, self.primed, self.masked, self.unmasked,
+        self.primed = _detect_frames(frames, self.background, self.held, self.primed, self.masked, self.unmasked,
                                      self.masked_sampled, self.sampled, self.threshold_cd, self.contrast_pct,
                                      self.seen, self.background_ms, elapsed,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)

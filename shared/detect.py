@@ -32,7 +32,10 @@
 #    constant of background_s seconds (a shift per frame from the time since the last
 #    one: learning_shift); fringe pixels no group took (a warm patch appearing slowly)
 #    16 times more slowly; pixels in a group, warm or fringe, never: a person who sits
-#    for hours stays whole.
+#    for hours stays whole. A pixel that was in a group the frame before is let go
+#    only below threshold / 4 (until then it is fringe): a person's edge pixel hovers
+#    near threshold / 2, and one noisy frame under it would learn it for good (at 28 C
+#    the fringe is 1.2 C, a few times the pixel noise).
 # The first frame primes B flat at its own median, so people present at power-up are
 # still found, and the wall/vignetting pattern is learned within a few time constants.
 from array import array
@@ -92,6 +95,7 @@ for _p in range(PIXELS):
     _UNPAD[_p + _PAD_FIRST + ((_p >> 5) << 1)] = _p
 del _p
 _LABELS_ZERO = bytes(_PAD_CELLS)                  # to clear buffers without a loop
+_HELD_ZERO = bytes(PIXELS)
 _HIST_ZERO = array("H", bytes(2 * HIST_BINS))
 _UNSEEN = const(1)   # labels: warm or fringe pixel not yet in a blob (0 once taken)
 
@@ -205,6 +209,7 @@ class Detector:
         self._warm = array("H", bytes(2 * PIXELS))         # this frame's warm pixels from the
         # start, its fringe pixels from the end (together at most PIXELS)
         self._labels = bytearray(_PAD_CELLS)               # padded grid, see _PAD_COLS
+        self._held = bytearray(PIXELS)                     # 1: in a group last frame (step 6)
         self._stack = array("H", bytes(2 * PIXELS))        # padded indices
         self._hist = array("H", bytes(2 * HIST_BINS))
         self.stats = array("f", bytes(4 * STAT_FIELDS * self.max_blobs))
@@ -314,6 +319,7 @@ class Detector:
         self._flat_background(level)
         level += self._convert_and_offset(frame)
         self._flat_background(level)
+        self._held[0:PIXELS] = _HELD_ZERO
         self.primed = True
 
     def detect(self, frame, elapsed_ms=None):
@@ -331,16 +337,19 @@ class Detector:
             threshold = contrast_threshold_cd(threshold, self.contrast_pct, self.ambient_cd)
         self.used_threshold_cd = threshold
         fringe = threshold // 2
+        release = threshold // 4        # a grouped pixel's fringe (step 6)
         shift = self.background_shift = learning_shift(self.background_ms,
                                                        self.frame_ms if elapsed_ms is None else elapsed_ms)
         # Compared in the background's fixed point, d = (T << BG_FRAC) - B, which the
         # update needs anyway, with the offset folded into the two limits. Exactly the
         # twin's tests on e = T - (B >> BG_FRAC) - o:
         #   e > threshold  <=>  d > (threshold + o) << BG_FRAC
-        #   e < fringe     <=>  d < ((fringe + o - 1) << BG_FRAC) + 1
+        #   e < fringe     <=>  d < ((fringe + o - 1) << BG_FRAC) + 1   (and so for release)
         warm_above = (threshold + offset) << BG_FRAC
         fringe_below = ((fringe + offset - 1) << BG_FRAC) + 1
+        release_below = ((release + offset - 1) << BG_FRAC) + 1
         bg = self.background
+        held = self._held
         warm_list = self._warm
         # Warm and fringe pixels are marked on the padded label grid as they are found
         # (the row's padding is (i >> 5) << 1); grouping starts from the warm ones.
@@ -351,13 +360,14 @@ class Detector:
         for i in range(PIXELS):
             b = bg[i]
             d = (cd[i] << BG_FRAC) - b
-            if d > warm_above:
+            # Background first: most pixels are, and it takes one test. Masked pixels land
+            # here (far below their background) and are reset below.
+            if d < release_below or (d < fringe_below and not held[i]):
+                bg[i] = b + (d >> shift)
+            elif d > warm_above:
                 warm_list[warm] = i
                 warm += 1
                 labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
-            elif d < fringe_below:
-                # Masked pixels land here (far below their background) and are reset below.
-                bg[i] = b + (d >> shift)
             else:
                 edge -= 1
                 warm_list[edge] = i
@@ -376,6 +386,9 @@ class Detector:
         self.small = 0
         self.overflow = 0
         self.grouped_pixels = 0
+        # Last frame's held pixels are read; _label marks this frame's (every pixel it puts
+        # in a group).
+        held[0:PIXELS] = _HELD_ZERO
         grouped_total = self._label(warm) if warm else 0
         # Fringe pixels a group took have their labels cleared: they are part of someone.
         # The rest (a warm patch appearing slowly) is learned at the slow rate. Groups hold
@@ -405,6 +418,7 @@ class Detector:
         labels = self._labels
         warm_list = self._warm
         stack = self._stack
+        held = self._held
         bg = self.background
         offset = self.offset_cd
         cd = self.cd
@@ -436,6 +450,7 @@ class Detector:
                 top -= 1
                 pp = stack[top]
                 p = unpad[pp]
+                held[p] = 1
                 c = p & 31
                 t = cd[p]
                 w = t - (bg[p] >> BG_FRAC) - offset

@@ -313,6 +313,37 @@ def test_a_seated_persons_fringe_is_not_learned():
     assert d.background[3 * 32 + 3] > before + 256 * 100
 
 
+def test_a_grouped_pixel_is_let_go_only_well_below_the_fringe():
+    """A person's edge pixel reads near threshold / 2; one noisy frame just under it must not
+    learn it into the background (at one frame in 30 s learning goes all the way at once),
+    or the person's blob loses it for good. Once it reads at the floor, it is let go.
+    The numba twin does the same, frame by frame."""
+    from thermocc.detect_fast import FastDetector
+    img = np.full((24, 32), 22.0)
+    img[9:14, 10:15] = 25.5          # coat, fringe at threshold 5 (2.5 .. 5 C over the floor)
+    img[11, 12] = 30.0               # head
+    edge = 11 * 32 + 15              # beside the coat
+    frames = [np.full(768, 22.0)]
+    for over in (2.7, 2.3, 2.7, 2.3, 2.7, 0.2, 3.0):   # fringe, noise dip, ..., floor, fringe
+        f = img.copy().ravel()
+        f[edge] = 22.0 + over
+        frames.append(f)
+    d = det.Detector()
+    counts, learned = [], []
+    for k, f in enumerate(frames):
+        d.detect(frame_of(f), 30000 if k else None)     # the twin's first frame: frame_ms after none
+        counts.append(d.blob(0)[6] if d.count else 0)
+        learned.append(d.background[edge] / 25600 - 22.0)
+    assert counts[1:6] == [26, 26, 26, 26, 26]               # dips at 2.3 C keep it in the group
+    assert max(abs(v) for v in learned[:6]) < 0.05            # and leave the background alone
+    assert counts[6] == 25 and abs(learned[6] - 0.2) < 0.05   # at the floor it is learned
+    assert counts[7] == 26                                    # and found again as fringe
+    fast = FastDetector()
+    stats, _ = fast.detect_frames(np.stack(frames), np.arange(len(frames)) * 30000)
+    assert [int(s[0, 6]) for s in stats] == counts
+    assert list(fast.background) == list(d.background)
+
+
 def test_warm_room_lowers_the_threshold_to_a_share_of_the_skin_contrast():
     """At 22 C the configured 5 C applies (0.45 x 12 C = 5.4 C is higher); at 28 C a person
     whose clothing reads 3.3 C over the air is found only with the warm-room rule."""
