@@ -11,8 +11,10 @@ blobs in one image are two people). A blob no other camera confirms stays one pe
 placed where its ray crosses the target height, unless its ray meets another camera's at
 floor level: then it is warm floor (a sun patch), nobody, or it holds too few pixels for a
 whole person there (min_lone_fraction; past an image border where the room goes on, a
-person may be partly out of view): then it is a fragment of something else, nobody. A
-pair with a blob cut by the border is no evidence of floor (its centroid is pulled inward,
+person may be partly out of view): then it is a fragment of something else, nobody. Such
+a border sliver whose ray passes, anywhere from the floor up, within body_m of the ring of
+a cluster two cameras confirm is part of those people (a meeting's edge, a person's feet),
+and joins that cluster. A pair with a blob cut by the border is no evidence of floor (its centroid is pulled inward,
 so the meeting height is off; it pairs as one body from 0 m up). Then two people closer than
 `body_m` whose blobs come from different cameras are one body: three or four views of
 one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
@@ -381,9 +383,10 @@ class BlobFusion:
             n = pixels[members].sum()
             x, y = people[c]
             spreads[c] = spread = self.group_spread(extents, members)
-            one = prev = sum(self.group_area(cams[i], x, y, 1) for i in members)
+            views = sorted(set(cams[members].tolist()))     # a camera's blobs share its expected pixels
+            one = prev = sum(self.group_area(k, x, y, 1) for k in views)
             while sizes[c] < MAX_GROUP:
-                need = sum(self.group_area(cams[i], x, y, sizes[c] + 1, spread) for i in members)
+                need = sum(self.group_area(k, x, y, sizes[c] + 1, spread) for k in views)
                 if need <= 0 or n < need or need - prev < MIN_PERSON_GAIN * one:
                     break
                 prev = need
@@ -420,6 +423,8 @@ class BlobFusion:
             sole = table[cams, np.clip(np.rint(det[:, 2]).astype(np.int64), 0, ROWS - 1),
                          np.clip(np.rint(det[:, 1]).astype(np.int64), 0, COLS - 1)]
             people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people, sole)
+            people, labels, sizes, spreads = self._join_border_fragments(cams, at_edge, origins, dirs, det[:, 4],
+                                                                         boxes, labels, people, sizes, spreads, sole)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
 
@@ -457,6 +462,48 @@ class BlobFusion:
             sizes[a], spreads[a] = size[a], spread[a]
         people, labels = _keep_clusters(people, labels, alive)
         return people, labels, sizes[alive], spreads[alive]
+
+    def _join_border_fragments(self, cams, at_edge, origins, dirs, pixels, boxes, labels, people, sizes, spreads,
+                               sole=None):
+        """A blob no other camera confirms, cut by the image border, is someone partly out
+        of view (lone_person_area), unless its ray passes, at any height from the floor to
+        the top of person heights, within body_m of the ring of a cluster two cameras
+        confirm: then it is part of those people that this camera sees apart from the rest
+        (a meeting's edge, a standing person's legs at the border). Its blob joins that
+        cluster, which is sized again with its pixels (group_sizes counts a camera's
+        expected pixels once however many of its blobs a cluster holds)."""
+        lone = (labels >= 0) & at_edge
+        if not lone.any():
+            return people, labels, sizes, spreads
+        views = [set(cams[labels == c].tolist()) for c in range(len(people))]
+        confirmed = np.array([len(v) >= 2 for v in views])
+        if not confirmed.any():
+            return people, labels, sizes, spreads
+        labels = labels.copy()
+        keep = np.ones(len(people), bool)
+        joined = set()
+        heights = np.linspace(0.0, self.h_high, 9)
+        for i in np.flatnonzero(lone):
+            c = labels[i]
+            if confirmed[c] or (labels == c).sum() != 1 or dirs[i, 2] > -1e-6:
+                continue
+            t = (heights - origins[i, 2]) / dirs[i, 2]
+            spots = origins[i, :2] + t[:, None] * dirs[i, :2]
+            for g in np.flatnonzero(confirmed & keep):
+                reach = ring_radius(sizes[g], spreads[g]) + self.body_m
+                if np.hypot(spots[:, 0] - people[g, 0], spots[:, 1] - people[g, 1]).min() <= reach:
+                    keep[c] = False
+                    labels[i] = g
+                    joined.add(int(g))
+                    break
+        if keep.all():
+            return people, labels, sizes, spreads
+        sizes, spreads = sizes.copy(), spreads.copy()
+        for g in joined:
+            size, spread = self.group_sizes(cams, pixels, boxes, labels, people, only=g, sole=sole)
+            sizes[g], spreads[g] = size[g], spread[g]
+        people, labels = _keep_clusters(people, labels, keep)
+        return people, labels, sizes[keep], spreads[keep]
 
     def _drop_fragments(self, cams, det, labels, people):
         """A cluster of one blob (one camera sees it) holding fewer than min_lone_fraction

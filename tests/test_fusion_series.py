@@ -129,6 +129,25 @@ def test_a_lone_blob_too_small_for_a_person_is_dropped_unless_one_may_stand_beyo
     assert len(fusion.fuse([corner])[0]) == 1
 
 
+def test_a_border_sliver_beside_a_group_two_cameras_confirm_is_part_of_that_group():
+    """The benchmark's Monday meeting of six round the table, as the four cameras saw it at
+    13:00 (blob mode): one blob in each view, and camera 2 also shows a 5-pixel sliver at its
+    top border, the feet of someone at the meeting's edge, whose ray passes through the
+    group. It is part of the group, not a seventh person; the same sliver with no group to
+    belong to, or one far from the group, is someone partly out of view, as before."""
+    fusion = BlobFusion(ROOM)
+    meeting = [(0, 26.3, 1.5, 1, 39, 22, 0, 31, 4), (1, 26.9, 16.7, 1, 76, 22, 11, 31, 23),
+               (2, 2.9, 1.9, 1, 23, 0, 0, 6, 4), (3, 2.8, 16.8, 1, 77, 0, 11, 9, 23)]
+    sliver = (2, 8.0, 0.4, 1, 5, 7, 0, 9, 1)
+    assert len(fusion.fuse(meeting)[0]) == 6
+    people, labels = fusion.fuse(meeting + [sliver])
+    assert len(people) == 6 and labels[-1] == labels[0]
+    assert len(fusion.fuse([sliver])[0]) == 1
+    far = (2, 0.4, 12.0, 1, 5, 0, 11, 1, 13)            # camera 2's left border, 2 m from the table
+    people, labels = fusion.fuse(meeting + [far])
+    assert len(people) == 7 and labels[-1] != labels[0]
+
+
 # -- series ------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 12), st.lists(st.floats(0, 4), min_size=5, max_size=5)), min_size=1,
