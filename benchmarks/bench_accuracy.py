@@ -218,6 +218,11 @@ def why(res):
     return "\n".join(["; ".join(parts)] + format_causes(res, indent="          "))
 
 
+# A blob's centroid is a mean over its pixels, some of them only partly on the floor the
+# sun lay on: a ghost of that floor may stand up to about two pixels' footprint beyond it.
+SUN_MARGIN_M = 0.3
+
+
 def causes(settings, start_hour, hours, res):
     """What the room's geometry says about a scenario's errors (computed, not asserted), for
     the causes its score res found: floor no working camera sees (people missed out of
@@ -246,12 +251,14 @@ def causes(settings, start_hour, hours, res):
     models = [CameraModel(room.cameras[k]) for k in working]
 
     def sun_lay(e, points):
-        """Whether the sun patch lay on any of the floor points at some time from an hour
-        before episode e began to its end."""
+        """Whether the sun patch lay on any of the floor points (or within SUN_MARGIN_M of
+        them) at some time from an hour before episode e began to its end."""
         start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
         day = (start.hour * 60 + start.minute) * 60 + start.second
         patches = [renderer.sun_patch(t) for t in np.arange(day - 3600, day + (end - start).total_seconds() + 1, 60)]
-        return any(p is not None and p[0] <= x <= p[2] and p[1] <= y <= p[3] for p in patches for x, y in points)
+        m = SUN_MARGIN_M
+        return any(p is not None and p[0] - m <= x <= p[2] + m and p[1] - m <= y <= p[3] + m
+                   for p in patches for x, y in points)
 
     # people missed alone on floor the sun warmed: true positions are on the floor
     lost = [e for e in res.get("episodes", []) if e["cause"] == "missed, alone" and sun_lay(e, [(e["x"], e["y"])])]

@@ -287,6 +287,10 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
 
     assert any("ghost ticks" in n for n in notes(episode("extra, alone", *ghost)))
     assert notes(episode("extra, alone", *ghost, start="10:00:00", end="10:20:00")) == []     # before the sun
+    # a ghost's centroid a little beyond the patch's edge (partly sunlit pixels) is one too
+    edge = (lit[0], patch[3] + 0.15)
+    col, row, _ = cam.to_pixel([edge[0]], [edge[1]], 0.0)
+    assert any("ghost ticks" in n for n in notes(episode("extra, alone", *cam.to_floor(col, row, ROOM.settings.target_height_m)[0])))
     far = (ROOM.bounds[0] + 0.5, ROOM.bounds[3] - 0.5)                 # the far side of the room
     assert notes(episode("extra, alone", *far)) == []
     assert any("missed ticks" in n for n in notes(episode("missed, alone", *lit)))
