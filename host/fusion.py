@@ -473,6 +473,9 @@ class BlobFusion:
         cluster, which is sized again with its pixels (group_sizes counts a camera's
         expected pixels once however many of its blobs a cluster holds)."""
         lone = (labels >= 0) & at_edge
+        if lone.any():      # clusters of that one blob only (most ticks have none: no work)
+            members = np.bincount(labels[labels >= 0], minlength=len(people))
+            lone[lone] = members[labels[lone]] == 1
         if not lone.any():
             return people, labels, sizes, spreads
         views = [set(cams[labels == c].tolist()) for c in range(len(people))]
@@ -485,7 +488,7 @@ class BlobFusion:
         heights = np.linspace(0.0, self.h_high, 9)
         for i in np.flatnonzero(lone):
             c = labels[i]
-            if confirmed[c] or (labels == c).sum() != 1 or dirs[i, 2] > -1e-6:
+            if dirs[i, 2] > -1e-6:
                 continue
             t = (heights - origins[i, 2]) / dirs[i, 2]
             spots = origins[i, :2] + t[:, None] * dirs[i, :2]
