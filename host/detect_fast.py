@@ -99,7 +99,7 @@ def _detect_one(frame, cd, bg, held, masked, unmasked, masked_sampled, sampled, 
                 max_person, max_blobs, hist, excess, labels, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
-    release = threshold // 4        # the fringe of a pixel that was in a group last frame
+    release = threshold // 3        # the fringe of a pixel that was in a group last frame
     labels[:] = 0
     warm = 0
     for i in range(PIXELS):

@@ -33,7 +33,7 @@
 #    one: learning_shift); fringe pixels no group took (a warm patch appearing slowly)
 #    16 times more slowly; pixels in a group, warm or fringe, never: a person who sits
 #    for hours stays whole. A pixel that was in a group the frame before is let go
-#    only below threshold / 4 (until then it is fringe): a person's edge pixel hovers
+#    only below threshold / 3 (until then it is fringe): a person's edge pixel hovers
 #    near threshold / 2, and one noisy frame under it would learn it for good (at 28 C
 #    the fringe is 1.2 C, a few times the pixel noise).
 # The first frame primes B flat at its own median, so people present at power-up are
@@ -337,7 +337,7 @@ class Detector:
             threshold = contrast_threshold_cd(threshold, self.contrast_pct, self.ambient_cd)
         self.used_threshold_cd = threshold
         fringe = threshold // 2
-        release = threshold // 4        # a grouped pixel's fringe (step 6)
+        release = threshold // 3        # a grouped pixel's fringe (step 6)
         shift = self.background_shift = learning_shift(self.background_ms,
                                                        self.frame_ms if elapsed_ms is None else elapsed_ms)
         # Compared in the background's fixed point, d = (T << BG_FRAC) - B, which the
