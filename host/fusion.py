@@ -15,9 +15,9 @@ person may be partly out of view): then it is a fragment of something else, nobo
 a border sliver whose ray passes, anywhere from the floor up, within body_m of the ring of
 a cluster two cameras confirm is part of those people (a meeting's edge, a person's feet),
 and joins that cluster. A pair with a blob cut by the border is no evidence of floor (its
-centroid is pulled inward, so the meeting height is off; it pairs as one body from 0 m up). Then two people closer than
-`body_m` whose blobs come from different cameras are one body: three or four views of
-one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
+centroid is pulled inward, so the meeting height is off; it pairs as one body from 0 m up).
+Then two people closer than `body_m` whose blobs come from different cameras are one body:
+three or four views of one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
 the pixels of several people (a meeting round a table merges into one blob in every view)
 counts as that many: the largest m such that m people on a ring round the cluster's
 position would cover no more than its blobs' pixels, by the outlines

@@ -85,8 +85,9 @@ def observation_from_frame_message(msg, pixels, detector, source="mqtt"):
 
 def read_log_folder(folder, node=None, detector_settings=None, published_only=True):
     """Observations of one node's pulled SD log folder (blob records, and raw records through
-    the detector), plus the log's damage report; a folder without logs is an error. published_only keeps the blob records the
-    board published (report-on-change), i.e. exactly what a live subscriber received."""
+    the detector), plus the log's damage report; a folder without logs is an error.
+    published_only keeps the blob records the board published (report-on-change), i.e.
+    exactly what a live subscriber received."""
     from thermocc import detect_fast as fd
     from thermocc.logreader import blob_messages, log_files, read_logs
     from thermocc_shared import logformat as lf
