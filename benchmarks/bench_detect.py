@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_driver  # noqa: E402
 from thermocc_tools import device_heap  # noqa: E402
+from thermocc_shared.detect import FOLLOW_STEP_MS  # noqa: E402
 from thermocc_tools.micropython_run import run  # noqa: E402
 
 GUEST = r"""
@@ -38,9 +39,10 @@ with open('/input/frames.bin', 'rb') as f:
     d.detect(buf)                     # prime the background on the empty room
     f.readinto(buf)
 N = int(open('/input/n.txt').read())
+E = int(open('/input/elapsed.txt').read())
 out = bytearray()
 for k in range(N):
-    d.detect(buf)
+    d.detect(buf, E)
     p = lf.encode_blobs(d, 0, k, 1767225600000 + k, 3, out)
     lf.frame_record(lf.RECORD_BLOBS, p)
     wire.blob_message(lf.decode_blobs(p), 'node-a', 'cam1')
@@ -58,14 +60,27 @@ def scene(people: int, seed: int = 1) -> np.ndarray:
     return f.astype(np.float32)
 
 
-def cost(people: int) -> tuple[float, int]:
+def _fuel(frames: bytes, n: int, elapsed_ms: int) -> tuple[int, int]:
+    out, fuel = run(GUEST, {"frames.bin": frames, "n.txt": str(n), "elapsed.txt": str(elapsed_ms)},
+                    fuel=20_000_000_000)
+    return fuel, int(out.split("RESULT blobs")[1].split()[0])
+
+
+def cost(people: int) -> tuple[float, float, int]:
+    """Per frame at 4 Hz (frames 250 ms apart), and the background's step 7, which runs once
+    every FOLLOW_STEP_MS (64 frames at 4 Hz). The guest cannot collect garbage, so a run
+    holds a few frames: step 7 is measured with frames FOLLOW_STEP_MS / 4 apart (a pass
+    every 4 frames; the first only notes the pixels held, the second, within frames 6-9,
+    is a steady one) less four frames' cost, and spread over the frames it serves at 4 Hz."""
     frames = np.stack([scene(0), scene(people)]).tobytes()
-    spent = {}
-    for n in (1, 5):
-        out, fuel = run(GUEST, {"frames.bin": frames, "n.txt": str(n)}, fuel=20_000_000_000)
-        spent[n] = fuel
-        blobs = int(out.split("RESULT blobs")[1].split()[0])
-    return (spent[5] - spent[1]) / 4, blobs
+    one, blobs = _fuel(frames, 1, 250)
+    five, _ = _fuel(frames, 5, 250)
+    frame = (five - one) / 4
+    five_slow, _ = _fuel(frames, 5, FOLLOW_STEP_MS // 4)
+    nine_slow, _ = _fuel(frames, 9, FOLLOW_STEP_MS // 4)
+    step7 = max(0.0, (nine_slow - five_slow) - 4 * frame)
+    per_step = FOLLOW_STEP_MS // 250
+    return frame + step7 / per_step, step7, blobs
 
 
 def main() -> int:
@@ -76,14 +91,15 @@ def main() -> int:
         short, f_short = bench_driver.run_guest(root, "thermocc", 2, timed_reads=False)
         long_, f_long = bench_driver.run_guest(root, "thermocc", 2, timed_reads=True)
     driver = (f_long - f_short) / 2
-    print("%-34s %14s %10s %12s" % ("scene", "fuel/frame", "blobs", "vs driver"))
+    print("%-34s %14s %10s %12s %16s" % ("scene", "fuel/frame", "blobs", "vs driver", "of it step 7"))
     print("%-34s %14.0f %10s %12s" % ("driver: one full frame", driver, "", "100 %"))
     worst = 0.0
     for people in (0, 3, 10):
-        per, blobs = cost(people)
+        per, step7, blobs = cost(people)
         worst = max(worst, per / driver)
-        print("%-34s %14.0f %10d %11.1f %%" % ("detect+record+message, %d people" % people, per, blobs,
-                                               100 * per / driver))
+        print("%-34s %14.0f %10d %11.1f %% %15.1f %%" % ("detect+record+message, %d people" % people, per, blobs,
+                                                         100 * per / driver, 100 * step7 / (FOLLOW_STEP_MS // 250)
+                                                         / driver))
     print("target: detection adds <= 50 %% of the driver's cost -> worst %.1f %%: %s"
           % (100 * worst, "met" if worst <= 0.5 else "NOT met"))
     print()

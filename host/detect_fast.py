@@ -24,6 +24,7 @@ FRINGE_SLOWDOWN_SHIFT = ref.FRINGE_SLOWDOWN_SHIFT
 CD_MIN = ref.CD_MIN
 CD_MAX = ref.CD_MAX
 MASKED_BG = ref._MASKED_BG
+FOLLOW_STEP_MS = ref.FOLLOW_STEP_MS
 # The shared detector labels on a padded grid; the twin checks edges instead. Both give
 # the same groups (8-connected) and, seeding in pixel order, the same blob order.
 NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
@@ -95,7 +96,43 @@ def _prime(frame, cd, bg, masked, unmasked, masked_sampled, sampled, hist):
 
 
 @njit(cache=True)
-def _detect_one(frame, cd, bg, held, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
+def _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, shift):
+    """Step 7 of the shared detector (Detector._follow_warming)."""
+    warmer = fringe << BG_FRAC
+    gap = fringe - release
+    for i in range(PIXELS):
+        if not held[i]:
+            first_excess[i] = 0
+            continue
+        b = bg[i]
+        e = cd[i] - (b >> BG_FRAC) - offset
+        if first_excess[i] == 0:
+            first_excess[i] = e if e < CD_MAX else CD_MAX
+            continue
+        total = 0
+        n = 0
+        c = i & 31
+        for d in NEIGHBOURS:
+            q = i + d
+            if q < 0 or q >= PIXELS or held[q] or mask[q]:
+                continue
+            dc = (q & 31) - c
+            if dc > 1 or dc < -1:
+                continue
+            total += bg[q]
+            n += 1
+        if n == 0:
+            continue
+        around = total // n
+        if around - b > warmer:
+            target = (cd[i] - offset - first_excess[i] - gap) << BG_FRAC
+            if target > b:
+                b += (target - b) >> shift
+                bg[i] = b if b < around else around
+
+
+@njit(cache=True)
+def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
                 max_person, max_blobs, hist, excess, labels, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
@@ -219,6 +256,8 @@ def _detect_one(frame, cd, bg, held, masked, unmasked, masked_sampled, sampled, 
         if labels[i] == 3:
             b = bg[i]
             bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
+    if follow_shift >= 0:
+        _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, follow_shift)
     for i in masked:
         total -= cd[i]
     quiet = unmasked - grouped
@@ -231,9 +270,10 @@ def _detect_one(frame, cd, bg, held, masked, unmasked, masked_sampled, sampled, 
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, held, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
+def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
                    background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
-    """seen: [frames detected so far, ambient of the last one], carried between calls;
+    """seen: [frames detected so far, ambient of the last one, ms since the last step-7
+    pass], carried between calls;
     elapsed_ms: per frame, the time since the camera's last frame."""
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
@@ -244,12 +284,20 @@ def _detect_frames(frames, bg, held, primed, masked, unmasked, masked_sampled, s
         if not primed:
             _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)
             held[:] = 0
+            first_excess[:] = 0
+            seen[2] = 0
             primed = True
         used = threshold
         if seen[0] > 0:
             used = _contrast_threshold(threshold, contrast_pct, seen[1])
         shift = _learning_shift(background_ms, elapsed_ms[f])
-        _detect_one(frames[f], cd, bg, held, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
+        if elapsed_ms[f] > 0:
+            seen[2] += elapsed_ms[f]
+        follow_shift = -1
+        if seen[2] >= FOLLOW_STEP_MS:
+            follow_shift = _learning_shift(background_ms, seen[2])
+            seen[2] = 0
+        _detect_one(frames[f], cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
                     max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
         seen[0] += 1
         seen[1] = summary[f, AMBIENT]
@@ -273,7 +321,7 @@ class FastDetector:
                                frame_ms)
         self.threshold_cd = checked.threshold_cd
         self.contrast_pct = checked.contrast_pct
-        self.seen = np.zeros(2, np.int64)
+        self.seen = np.zeros(3, np.int64)
         self.min_pixels = checked.min_pixels
         self.max_person_cd = checked.max_person_cd
         self.background_ms = checked.background_ms
@@ -288,6 +336,7 @@ class FastDetector:
         self.background = np.zeros(PIXELS, np.int64)
         self.background[self.masked] = MASKED_BG
         self.held = np.zeros(PIXELS, np.uint8)    # pixels in a group last frame
+        self.first_excess = np.zeros(PIXELS, np.int64)   # step 7: 0 while in no group
         self.primed = False
 
     def detect_frames(self, frames, times_ms=None):
@@ -302,7 +351,7 @@ class FastDetector:
             self.last_t_ms = int(times[-1])
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
-        self.primed = _detect_frames(frames, self.background, self.held, self.primed, self.masked, self.unmasked,
+        self.primed = _detect_frames(frames, self.background, self.held, self.mask, self.first_excess, self.primed, self.masked, self.unmasked,
                                      self.masked_sampled, self.sampled, self.threshold_cd, self.contrast_pct,
                                      self.seen, self.background_ms, elapsed,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)

@@ -36,6 +36,15 @@
 #    only below threshold / 3 (until then it is fringe): a person's edge pixel hovers
 #    near threshold / 2, and one noisy frame under it would learn it for good (at 28 C
 #    the fringe is 1.2 C, a few times the pixel noise).
+# 7. Every FOLLOW_STEP_MS of room time, a pixel that has stayed in a group and whose
+#    surroundings (unmasked neighbours in no group) have a background warmer than its
+#    own by more than the fringe (a sun patch has arrived round a sitter) has its
+#    background raised, at the background's rate, towards its reading less the excess
+#    it had when a group first took it (less the release gap, so noise cannot ratchet
+#    it up), never above the surroundings' and never down. The floor it half shows
+#    warms with the sun, the person it half shows does not: without this the pixel
+#    reads the floor's warming as excess, and when its person leaves it stays a warm
+#    ghost of them until the sun moves on.
 # The first frame primes B flat at its own median, so people present at power-up are
 # still found, and the wall/vignetting pattern is learned within a few time constants.
 from array import array
@@ -82,6 +91,9 @@ _NOT_BIN = const(-512)        # bits set when a bin index is outside 0..HIST_BIN
 # Background of masked pixels, far above any reading: T - B is always below -1000 C,
 # so they are never warm and always land in histogram bin 0.
 _MASKED_BG = const(25600000)    # 100000 centi-degrees << BG_FRAC
+
+# How often (ms of room time) pixels held in a group follow the warming round them (step 7).
+FOLLOW_STEP_MS = const(16000)
 
 # Labels live on a grid padded by one cell all round (26 x 34), so the 8 neighbours of
 # any pixel are plain index offsets with no edge tests; the border is never warm.
@@ -210,6 +222,10 @@ class Detector:
         # start, its fringe pixels from the end (together at most PIXELS)
         self._labels = bytearray(_PAD_CELLS)               # padded grid, see _PAD_COLS
         self._held = bytearray(PIXELS)                     # 1: in a group last frame (step 6)
+        # step 7: a held pixel's excess (centi-degrees) at the first pass it was in a group;
+        # 0 while it is in none (a grouped pixel's excess is at least the release level)
+        self._first_excess = array("h", bytes(2 * PIXELS))
+        self._since_follow_ms = 0
         self._stack = array("H", bytes(2 * PIXELS))        # padded indices
         self._hist = array("H", bytes(2 * HIST_BINS))
         self.stats = array("f", bytes(4 * STAT_FIELDS * self.max_blobs))
@@ -320,6 +336,10 @@ class Detector:
         level += self._convert_and_offset(frame)
         self._flat_background(level)
         self._held[0:PIXELS] = _HELD_ZERO
+        first = self._first_excess
+        for i in range(PIXELS):
+            first[i] = 0
+        self._since_follow_ms = 0
         self.primed = True
 
     def detect(self, frame, elapsed_ms=None):
@@ -338,8 +358,9 @@ class Detector:
         self.used_threshold_cd = threshold
         fringe = threshold // 2
         release = threshold // 3        # a grouped pixel's fringe (step 6)
-        shift = self.background_shift = learning_shift(self.background_ms,
-                                                       self.frame_ms if elapsed_ms is None else elapsed_ms)
+        if elapsed_ms is None:
+            elapsed_ms = self.frame_ms
+        shift = self.background_shift = learning_shift(self.background_ms, elapsed_ms)
         # Compared in the background's fixed point, d = (T << BG_FRAC) - B, which the
         # update needs anyway, with the offset folded into the two limits. Exactly the
         # twin's tests on e = T - (B >> BG_FRAC) - o:
@@ -401,12 +422,55 @@ class Detector:
                 if labels[i + _PAD_FIRST + ((i >> 5) << 1)]:
                     b = bg[i]
                     bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
+        if elapsed_ms > 0:
+            self._since_follow_ms += elapsed_ms
+        if self._since_follow_ms >= FOLLOW_STEP_MS:
+            self._follow_warming(offset, fringe, release,
+                                 learning_shift(self.background_ms, self._since_follow_ms))
+            self._since_follow_ms = 0
         for i in self.masked:
             total -= cd[i]
         quiet = self.unmasked - self.grouped_pixels
         self.ambient_cd = (total - grouped_total) // quiet if quiet > 0 else 0
         self.frames += 1
         return self.count
+
+    def _follow_warming(self, offset, fringe, release, shift):
+        # Step 7. Runs every FOLLOW_STEP_MS, not every frame: the neighbour sums cost, and
+        # a sun patch warms the floor over minutes.
+        held = self._held
+        first = self._first_excess
+        bg = self.background
+        cd = self.cd
+        mask = self.mask
+        warmer = fringe << BG_FRAC
+        gap = fringe - release
+        for i in range(PIXELS):
+            if not held[i]:
+                first[i] = 0
+                continue
+            b = bg[i]
+            e = cd[i] - (b >> BG_FRAC) - offset
+            if not first[i]:                # newly in a group: remember its excess
+                first[i] = e if e < CD_MAX else CD_MAX
+                continue
+            r = i >> 5
+            c = i & 31
+            total = 0
+            n = 0
+            for row in range(r - 1 if r else 0, r + 2 if r < ROWS - 1 else r + 1):
+                for q in range((row << 5) + (c - 1 if c else 0), (row << 5) + (c + 2 if c < COLS - 1 else c + 1)):
+                    if not held[q] and not mask[q]:
+                        total += bg[q]
+                        n += 1
+            if not n:
+                continue
+            around = total // n
+            if around - b > warmer:
+                target = (cd[i] - offset - first[i] - gap) << BG_FRAC
+                if target > b:
+                    b += (target - b) >> shift
+                    bg[i] = b if b < around else around
 
     def _label(self, warm):
         # Seeds are the warm pixels in index order, so blobs come out in the order of

@@ -79,3 +79,32 @@ def sequence(rng, n=20):
         frames.append(room(rng, people=int(rng.integers(0, 6)), air=air))
     return frames
 
+
+
+def sun_round_a_sitter(leaves=True):
+    """One frame every 30 s: an empty room, a sitter (a 3 x 3 core fully warm, the 16 pixels
+    round it 40 % person, in the fringe), a sun patch arriving round them in steps the
+    background learns (the ring's floor share warms with it, the core is their shade), then
+    (leaves) the sitter gone: the ring shows sunlit floor, the core the shaded floor."""
+    air, person, sun = 22.0, 30.0, (2.4, 4.8, 7.0, 7.0)
+    core = np.zeros((ROWS, COLS), bool)
+    core[11:14, 15:18] = True
+    ring = np.zeros((ROWS, COLS), bool)
+    ring[10:15, 14:19] = True
+    ring &= ~core
+    patch = np.zeros((ROWS, COLS), bool)
+    patch[6:18, 8:24] = True             # a quarter of the view: the room's offset stays put
+    frames = [np.full((ROWS, COLS), air)]
+    for warm in (0.0,) + sun:
+        f = np.full((ROWS, COLS), air)
+        f[patch] += warm
+        f[ring] = air + 0.4 * (person - air) + 0.6 * warm
+        f[core] = person
+        frames.append(f)
+    if leaves:
+        for _ in range(2):
+            f = np.full((ROWS, COLS), air)
+            f[patch] += sun[-1]
+            f[core] = air
+            frames.append(f)
+    return [f.ravel().astype(np.float32) for f in frames]

@@ -11,7 +11,7 @@ from scipy import ndimage
 from thermocc_shared import detect as det
 from thermocc_tools import micropython_run
 
-from frames import adversarial, detector_cases, room, sequence, spiral
+from frames import adversarial, detector_cases, room, sequence, spiral, sun_round_a_sitter
 
 EIGHT = np.ones((3, 3), int)
 
@@ -133,14 +133,17 @@ def test_blobs_match_an_independent_labelling(seed, people, threshold, min_pixel
     d.detect(frame_of(room(rng, 0)))
     f = room(rng, people)
     background_before = np.array(d.background, np.int64)
+    held = np.frombuffer(bytes(d._held), np.uint8).astype(bool)     # in a group in the first frame
     d.detect(frame_of(f))
     cd = np.array(d.cd, np.int64)
     excess = (cd - (background_before >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
-    # hysteresis: groups of pixels at least at the fringe (half the threshold) that hold a warm one;
-    # weighed by the excess over the background after the frame (fringe pixels learn slowly)
+    # hysteresis: groups of pixels at least at the fringe (half the threshold; a third for
+    # pixels held from the first frame) that hold a warm one; weighed by the excess over the
+    # background after the frame (fringe pixels learn slowly)
     weight = (cd - (np.array(d.background, np.int64) >> det.BG_FRAC) - d.offset_cd).astype(np.float64)
     warm = excess > d.used_threshold_cd
-    labels, n = ndimage.label((excess >= d.used_threshold_cd // 2).reshape(24, 32), EIGHT)
+    fringe = np.where(held, d.used_threshold_cd // 3, d.used_threshold_cd // 2)
+    labels, n = ndimage.label((excess >= fringe).reshape(24, 32), EIGHT)
     expected = []
     for k in range(1, n + 1):
         idx = np.flatnonzero(labels.ravel() == k)
@@ -206,13 +209,18 @@ def test_micropython_gives_identical_output(tmp_path):
     frames = [f for _, f in adversarial(rng)]
     first_seq = len(frames)
     frames += sequence(rng, 8)
+    first_sun = len(frames)
+    frames += sun_round_a_sitter()
     all_frames = np.stack(frames).astype(np.float32)
     cases = []
     for settings_ in detector_cases():
         # Each adversarial frame on a fresh detector, then a running sequence (background state).
         for k in range(first_seq):
             cases.append({"settings": settings_, "frames": [k]})
-        cases.append({"settings": settings_, "frames": list(range(first_seq, len(frames)))})
+        cases.append({"settings": settings_, "frames": list(range(first_seq, first_sun))})
+    # one frame in 30 s: the background's step 7 runs every frame, and the sun patch round
+    # a sitter takes its warming branch
+    cases.append({"settings": {"frame_ms": 30000}, "frames": list(range(first_sun, len(frames)))})
     expected = []
     for ci, case in enumerate(cases):
         kw = dict(case["settings"])
@@ -367,3 +375,32 @@ def test_warm_room_lowers_the_threshold_to_a_share_of_the_skin_contrast():
             assert abs(d.used_threshold_cd - 270) <= 10
         else:
             assert d.used_threshold_cd == 500
+
+
+def test_a_sitter_in_an_arriving_sun_patch_stays_whole_and_leaves_no_ghost():
+    """The floor round a sitter warms in the sun; the pixels they half cover are held in
+    their group, so without step 7 that warming reads as excess, and when they leave the
+    sunlit floor those pixels show is a warm ghost of them (16 pixels here, until the sun
+    moves on). With it, their background follows the surroundings' warming: the sitter
+    stays whole while the sun arrives and for hours in it (noise cannot ratchet it away),
+    and nothing is left when they go. The numba twin does the same, frame by frame."""
+    from thermocc.detect_fast import FastDetector
+    leaving = sun_round_a_sitter(leaves=True)
+    d = det.Detector()
+    sizes = []
+    for k, f in enumerate(leaving):
+        d.detect(frame_of(f), 30000 if k else None)
+        sizes.append([d.blob(j)[6] for j in range(d.count)])
+    assert sizes == [[], [25], [25], [25], [25], [25], [], []]
+    fast = FastDetector()
+    stats, _ = fast.detect_frames(np.stack(leaving), np.arange(len(leaving)) * 30000)
+    assert [[int(v) for v in s[:, 6] if v] for s in stats] == sizes
+    assert list(fast.background) == list(d.background)
+    # staying: three hours in the sun with pixel noise, whole every frame
+    rng = np.random.default_rng(7)
+    staying = sun_round_a_sitter(leaves=False)
+    staying += [staying[-1] + rng.normal(0, 0.25, 768).astype(np.float32) for _ in range(360)]
+    d = det.Detector()
+    for k, f in enumerate(staying):
+        d.detect(frame_of(f), 30000 if k else None)
+        assert k == 0 or [d.blob(j)[6] for j in range(d.count)] == [25], k
