@@ -33,7 +33,8 @@ log = logging.getLogger("thermocc.daemon")
 
 def state_fingerprint(room, pipeline, intake):
     """What a checkpoint is for: the room, the mode and the shape of the state it pickles
-    (the attribute names of the pipeline and intake and of the thermocc objects they hold).
+    (the attribute names of the pipeline and intake and of the thermocc objects they hold,
+    and of a frame detector).
     One pickled by a version whose objects had other fields is not loaded: after an upgrade
     it would fail later, wanting a field it does not have."""
     shape = []
@@ -41,6 +42,8 @@ def state_fingerprint(room, pipeline, intake):
         shape.append(sorted(vars(o)))
         shape += [(type(v).__name__, sorted(vars(v))) for _, v in sorted(vars(o).items())
                   if type(v).__module__.startswith("thermocc") and hasattr(v, "__dict__")]
+    from thermocc.detect_fast import FastDetector     # the detectors of frames sent by MQTT are pickled too
+    shape.append(("FastDetector", sorted(vars(FastDetector()))))
     return hashlib.sha256(repr((room, pipeline.mode, shape)).encode()).hexdigest()
 
 

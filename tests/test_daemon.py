@@ -375,7 +375,7 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     assert state is None and messages == []
 
 
-def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog):
+def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog, monkeypatch):
     import numpy as np
     from thermocc.daemon import RoomState
     from thermocc.ingest import BLOB_FIELDS, Observation
@@ -407,6 +407,14 @@ def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_t
     assert fresh.fingerprint == older.fingerprint
     del older.pipeline.missing                      # as pickled before this field existed
     assert state_fingerprint(room, older.pipeline, older.intake) != fresh.fingerprint
+    # nor one whose frame detectors had other fields
+    from thermocc import detect_fast
+    init = detect_fast.FastDetector.__init__
+    def with_a_new_field(self, *a, **kw):
+        init(self, *a, **kw)
+        self.new_field = 0
+    monkeypatch.setattr(detect_fast.FastDetector, "__init__", with_a_new_field)
+    assert state_fingerprint(room, fresh.pipeline, fresh.intake) != fresh.fingerprint
 
 
 def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(tmp_path, caplog):
