@@ -132,8 +132,8 @@ def _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, s
 
 
 @njit(cache=True)
-def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled, threshold, shift, min_pixels,
-                max_person, max_blobs, hist, excess, labels, stack, stats, summary):
+def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled,
+                threshold, shift, min_pixels, max_person, max_blobs, hist, excess, labels, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
     release = threshold // 3        # the fringe of a pixel that was in a group last frame
@@ -270,8 +270,8 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmasked, masked_sampled, sampled, threshold, contrast_pct, seen,
-                   background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
+def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmasked, masked_sampled, sampled, threshold,
+                   contrast_pct, seen, background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
     """seen: [frames detected so far, ambient of the last one, ms since the last step-7
     pass], carried between calls;
     elapsed_ms: per frame, the time since the camera's last frame."""
@@ -297,8 +297,9 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
         if seen[2] >= FOLLOW_STEP_MS:
             follow_shift = _learning_shift(background_ms, seen[2])
             seen[2] = 0
-        _detect_one(frames[f], cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled, used, shift, min_pixels,
-                    max_person, max_blobs, hist, excess, labels, stack, stats[f], summary[f])
+        _detect_one(frames[f], cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled,
+                    sampled, used, shift, min_pixels, max_person, max_blobs, hist, excess, labels, stack, stats[f],
+                    summary[f])
         seen[0] += 1
         seen[1] = summary[f, AMBIENT]
     return primed
@@ -351,8 +352,8 @@ class FastDetector:
             self.last_t_ms = int(times[-1])
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
-        self.primed = _detect_frames(frames, self.background, self.held, self.mask, self.first_excess, self.primed, self.masked, self.unmasked,
-                                     self.masked_sampled, self.sampled, self.threshold_cd, self.contrast_pct,
-                                     self.seen, self.background_ms, elapsed,
+        self.primed = _detect_frames(frames, self.background, self.held, self.mask, self.first_excess, self.primed,
+                                     self.masked, self.unmasked, self.masked_sampled, self.sampled, self.threshold_cd,
+                                     self.contrast_pct, self.seen, self.background_ms, elapsed,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)
         return stats, summary

@@ -80,7 +80,6 @@ def sequence(rng, n=20):
     return frames
 
 
-
 def sun_round_a_sitter(leaves=True):
     """One frame every 30 s: an empty room, a sitter (a 3 x 3 core fully warm, the 16 pixels
     round it 40 % person, in the fringe), a sun patch arriving round them in steps the

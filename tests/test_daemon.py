@@ -5,6 +5,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+import pytest
 
 from thermocc.camera import CameraModel
 from thermocc.daemon import replay, run
@@ -375,7 +376,7 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     assert state is None and messages == []
 
 
-def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog, monkeypatch):
+def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog):
     import numpy as np
     from thermocc.daemon import RoomState
     from thermocc.ingest import BLOB_FIELDS, Observation
@@ -413,8 +414,9 @@ def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_t
     def with_a_new_field(self, *a, **kw):
         init(self, *a, **kw)
         self.new_field = 0
-    monkeypatch.setattr(detect_fast.FastDetector, "__init__", with_a_new_field)
-    assert state_fingerprint(room, fresh.pipeline, fresh.intake) != fresh.fingerprint
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect_fast.FastDetector, "__init__", with_a_new_field)
+        assert state_fingerprint(room, fresh.pipeline, fresh.intake) != fresh.fingerprint
 
 
 def test_a_daemon_started_before_its_broker_says_so_and_connects_when_it_comes(tmp_path, caplog):
