@@ -674,8 +674,9 @@ class FrameFusion:
         self.max_excess = max_person_excess_c
         self.min_cells = max(1, int(round(min_area_m2 / (self.cell * self.cell))))
 
-    def fuse(self, frames, ambients, ok):
-        """frames (n_cameras, 768) C, ambients (n_cameras,) C, ok (n_cameras,) bool -> people (k, 2)."""
+    def fuse(self, frames, ambients, ok, blobs=None):
+        """frames (n_cameras, 768) C, ambients (n_cameras,) C, ok (n_cameras,) bool -> people (k, 2).
+        blobs: per camera, the detector's blobs of that frame (Observation.blobs) or None."""
         frames = np.asarray(frames, np.float64)
         ambients = np.asarray(ambients, np.float64)
         ok = np.asarray(ok, np.bool_)
@@ -686,16 +687,20 @@ class FrameFusion:
         level = thresholds[ok].min() if ok.any() else self.threshold
         k = _grid_people(self.grid, len(self.ys), len(self.xs), level, self.max_excess, self.min_cells,
                          self.labels, self.stack, self.out)
-        return self._people(k, frames, ambients, ok, thresholds)
+        return self._people(k, frames, ambients, ok, thresholds, blobs)
 
-    def _people(self, k, frames, ambients, ok, thresholds):
+    def _people(self, k, frames, ambients, ok, thresholds, blobs=None):
         """The grid's regions, counted as blob mode counts. A body's views land apart on the
         grid (it is not at one height), so regions are not people: each camera's group of
         pixels that reaches a region is one detection, and the detections are associated by
         their rays (BlobFusion), as blobs are. A group is grown as the detector grows a blob
         (8-connected, in the image, over warm pixels and the fringe down to half the
         threshold), so its pixel count and box are what group sizing expects of a blob;
-        its centroid is that of its warm pixels."""
+        its centroid is that of its warm pixels. Its pixel count is at least that of the
+        detector's person blobs whose centroids it holds: the detector measures against
+        its background with hysteresis (a group's edge pixel is kept down to a third of the
+        threshold), which a count against the ambient cannot redo, and a meeting's edge
+        pixels, near half the threshold, flicker in and out of it with the noise."""
         from scipy import ndimage
         accepted = np.isin(self.labels, self.out[:k, 4])      # cells of the regions kept
         dets = []
@@ -715,9 +720,19 @@ class FrameFusion:
                 w = excess[core] + 0.01
                 rows, cols = np.divmod(pix, COLS)
                 at_edge = bool(rows.min() == 0 or rows.max() == ROWS - 1 or cols.min() == 0 or cols.max() == COLS - 1)
+                count = max(len(pix), self._detector_pixels(blobs, cam, pix))
                 dets.append((cam, (core % COLS * w).sum() / w.sum(), (core // COLS * w).sum() / w.sum(), at_edge,
-                             len(pix), cols.min(), rows.min(), cols.max(), rows.max()))
+                             count, cols.min(), rows.min(), cols.max(), rows.max()))
         if not dets:
             return np.zeros((0, 2))
         people, _ = self.association.fuse(dets, ok)
         return people
+
+    @staticmethod
+    def _detector_pixels(blobs, cam, pix):
+        """Pixels of camera cam's person blobs (detector) whose centroid is one of pix; 0 without blobs."""
+        if blobs is None or blobs[cam] is None or not len(blobs[cam]):
+            return 0
+        b = blobs[cam][blobs[cam][:, 9] == 0]
+        at = np.rint(b[:, 1]).astype(np.int64) * COLS + np.rint(b[:, 0]).astype(np.int64)
+        return int(b[np.isin(at, pix), 6].sum())

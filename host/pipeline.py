@@ -111,10 +111,11 @@ class RoomPipeline:
             frames = np.zeros((len(ok), 768))
             amb = np.zeros(len(ok))
             usable = np.zeros(len(ok), bool)
+            blobs = [None] * len(ok)
             for k, o in enumerate(self.latest):
                 if ok[k] and o.frame is not None:
-                    frames[k], amb[k], usable[k] = person_pixels(o), o.ambient_c, True
-            people = self.frame_fusion.fuse(frames, amb, usable)
+                    frames[k], amb[k], usable[k], blobs[k] = person_pixels(o), o.ambient_c, True, o.blobs
+            people = self.frame_fusion.fuse(frames, amb, usable, blobs)
         else:
             dets = []
             for k, o in enumerate(self.latest):

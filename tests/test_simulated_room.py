@@ -515,6 +515,39 @@ def test_a_small_group_merged_into_one_blob_counts_as_its_size(posture):
         assert max(min(np.hypot(*(p - q[:2])) for p in people) for q in ring) < 0.6
 
 
+@pytest.mark.parametrize("posture", ["seated", "standing"])
+def test_frame_mode_sizes_a_group_by_the_detectors_pixels_where_its_frame_shows_fewer(posture):
+    """Three people at the Main Area table. A group's edge pixels read near half the
+    threshold; the detector keeps them (its background, and hysteresis for pixels it held)
+    while a frame-mode count against the ambient loses those noise puts under half the
+    threshold. Here every fringe pixel of the frames is dimmed just under it, the
+    detector's blobs as they were: frame mode still counts three (two from the dimmed
+    frames alone)."""
+    from thermocc import detect_fast as fd
+    from thermocc.fusion import FrameFusion
+    from thermocc.ingest import observations_from_stats
+    from thermocc.pipeline import person_pixels
+    from thermocc_tools.rendered_count import NIGHT_S
+    count = RenderedCount()
+    room = count.room
+    ring = [(5.9 + 0.8 * np.cos(a), 4.4 + 0.8 * np.sin(a), posture) for a in 2 * np.pi * np.arange(3) / 3 + 0.3]
+    temps = count.renderer.render(NIGHT_S, [(i, x, y, p, room.zone_index(x, y)) for i, (x, y, p) in enumerate(ring)], [])
+    n = len(room.cameras)
+    dimmed, ambients, blobs = np.zeros((n, 768)), np.zeros(n), []
+    for k in range(n):
+        det = fd.FastDetector()
+        det.detect_frames(np.stack([count.empty[k]] * 3))
+        stats, summary = det.detect_frames(temps[k][None])
+        obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
+        frame, ambients[k] = person_pixels(obs), obs.ambient_c
+        blobs.append(obs.blobs)
+        excess = frame - ambients[k]
+        dimmed[k] = np.where((excess >= 2.5) & (excess < 5.0), ambients[k] + 2.4, frame)
+    grid, ok = FrameFusion(room), np.ones(n, bool)
+    assert len(grid.fuse(dimmed, ambients, ok, blobs)) == 3
+    assert len(grid.fuse(dimmed, ambients, ok)) == 2
+
+
 def test_two_people_side_by_side_where_one_camera_alone_sees_count_as_two():
     """In the Pantry only one camera sees the floor, so two people side by side there make
     one blob in its only view, sized by its pixels (with one view, nothing else can tell

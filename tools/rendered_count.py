@@ -35,7 +35,7 @@ class RenderedCount:
         n = len(room.cameras)
         temps = self.renderer.render(NIGHT_S, [(i, x, y, p, room.zone_index(x, y)) for i, (x, y, p) in enumerate(people)],
                                      monitors)
-        dets, frames, ambients = [], np.zeros((n, 768)), np.zeros(n)
+        dets, frames, ambients, blobs = [], np.zeros((n, 768)), np.zeros(n), []
         for k in range(n):
             det = fd.FastDetector()
             det.detect_frames(np.stack([self.empty[k]] * 3))
@@ -43,4 +43,6 @@ class RenderedCount:
             obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
             dets += [(k, *row) for row in obs.people()]          # col, row, at_edge, pixels
             frames[k], ambients[k] = person_pixels(obs), obs.ambient_c
-        return [("blob", self.fusion.fuse(dets)[0]), ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool)))]
+            blobs.append(obs.blobs)
+        return [("blob", self.fusion.fuse(dets)[0]),
+                ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool), blobs))]
