@@ -290,7 +290,8 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     # a ghost's centroid a little beyond the patch's edge (partly sunlit pixels) is one too
     edge = (lit[0], patch[3] + 0.15)
     col, row, _ = cam.to_pixel([edge[0]], [edge[1]], 0.0)
-    assert any("ghost ticks" in n for n in notes(episode("extra, alone", *cam.to_floor(col, row, ROOM.settings.target_height_m)[0])))
+    centroid = cam.to_floor(col, row, ROOM.settings.target_height_m)[0]
+    assert any("ghost ticks" in n for n in notes(episode("extra, alone", *centroid)))
     far = (ROOM.bounds[0] + 0.5, ROOM.bounds[3] - 0.5)                 # the far side of the room
     assert notes(episode("extra, alone", *far)) == []
     assert any("missed ticks" in n for n in notes(episode("missed, alone", *lit)))
@@ -523,29 +524,17 @@ def test_frame_mode_sizes_a_group_by_the_detectors_pixels_where_its_frame_shows_
     threshold. Here every fringe pixel of the frames is dimmed just under it, the
     detector's blobs as they were: frame mode still counts three (two from the dimmed
     frames alone)."""
-    from thermocc import detect_fast as fd
-    from thermocc.fusion import FrameFusion
-    from thermocc.ingest import observations_from_stats
     from thermocc.pipeline import person_pixels
-    from thermocc_tools.rendered_count import NIGHT_S
     count = RenderedCount()
-    room = count.room
     ring = [(5.9 + 0.8 * np.cos(a), 4.4 + 0.8 * np.sin(a), posture) for a in 2 * np.pi * np.arange(3) / 3 + 0.3]
-    temps = count.renderer.render(NIGHT_S, [(i, x, y, p, room.zone_index(x, y)) for i, (x, y, p) in enumerate(ring)], [])
-    n = len(room.cameras)
-    dimmed, ambients, blobs = np.zeros((n, 768)), np.zeros(n), []
-    for k in range(n):
-        det = fd.FastDetector()
-        det.detect_frames(np.stack([count.empty[k]] * 3))
-        stats, summary = det.detect_frames(temps[k][None])
-        obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
-        frame, ambients[k] = person_pixels(obs), obs.ambient_c
-        blobs.append(obs.blobs)
-        excess = frame - ambients[k]
-        dimmed[k] = np.where((excess >= 2.5) & (excess < 5.0), ambients[k] + 2.4, frame)
-    grid, ok = FrameFusion(room), np.ones(n, bool)
-    assert len(grid.fuse(dimmed, ambients, ok, blobs)) == 3
-    assert len(grid.fuse(dimmed, ambients, ok)) == 2
+    obs = count.observations(ring)
+    ambients = np.array([o.ambient_c for o in obs])
+    frames = np.array([person_pixels(o) for o in obs])
+    excess = frames - ambients[:, None]
+    dimmed = np.where((excess >= 2.5) & (excess < 5.0), ambients[:, None] + 2.4, frames)
+    blobs, ok = [o.blobs for o in obs], np.ones(len(obs), bool)
+    assert len(count.grid.fuse(dimmed, ambients, ok, blobs)) == 3
+    assert len(count.grid.fuse(dimmed, ambients, ok)) == 2
 
 
 def test_two_people_side_by_side_where_one_camera_alone_sees_count_as_two():

@@ -26,23 +26,28 @@ class RenderedCount:
         self.grid = FrameFusion(self.room)
         self.empty = self.renderer.render(NIGHT_S, [], [])
 
-    def people(self, people, monitors=()):
-        """[(mode, fused people (k, 2))] for people [(x, y, posture)] and monitors [(x, y)] that are on."""
+    def observations(self, people, monitors=()):
+        """Each camera's Observation (detector blobs and frame) of people [(x, y, posture)] and
+        monitors [(x, y)] that are on."""
         from thermocc import detect_fast as fd
         from thermocc.ingest import observations_from_stats
-        from thermocc.pipeline import person_pixels
         room = self.room
-        n = len(room.cameras)
         temps = self.renderer.render(NIGHT_S, [(i, x, y, p, room.zone_index(x, y)) for i, (x, y, p) in enumerate(people)],
                                      monitors)
-        dets, frames, ambients, blobs = [], np.zeros((n, 768)), np.zeros(n), []
-        for k in range(n):
+        out = []
+        for k in range(len(room.cameras)):
             det = fd.FastDetector()
             det.detect_frames(np.stack([self.empty[k]] * 3))
             stats, summary = det.detect_frames(temps[k][None])
-            obs = observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0]
-            dets += [(k, *row) for row in obs.people()]          # col, row, at_edge, pixels
-            frames[k], ambients[k] = person_pixels(obs), obs.ambient_c
-            blobs.append(obs.blobs)
+            out.append(observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0])
+        return out
+
+    def people(self, people, monitors=()):
+        """[(mode, fused people (k, 2))] for people [(x, y, posture)] and monitors [(x, y)] that are on."""
+        from thermocc.pipeline import person_pixels
+        obs = self.observations(people, monitors)
+        dets = [(k, *row) for k, o in enumerate(obs) for row in o.people()]      # col, row, at_edge, pixels
+        frames = np.array([person_pixels(o) for o in obs])
+        ambients = np.array([o.ambient_c for o in obs])
         return [("blob", self.fusion.fuse(dets)[0]),
-                ("frame", self.grid.fuse(frames, ambients, np.ones(n, bool), blobs))]
+                ("frame", self.grid.fuse(frames, ambients, np.ones(len(obs), bool), [o.blobs for o in obs]))]
