@@ -1,7 +1,6 @@
 """Device code on the real MicroPython interpreter, and compiled for the ESP32."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

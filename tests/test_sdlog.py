@@ -6,7 +6,7 @@ from array import array
 import numpy as np
 import pytest
 
-from thermocc.logreader import blob_messages, iter_records, read_log, read_logs
+from thermocc.logreader import blob_messages, read_log, read_logs
 from thermocc_device.sdlog import SdLog, file_name
 from thermocc_device.storage import FileStorage
 from thermocc_shared import detect as det

@@ -353,7 +353,6 @@ def test_a_demo_too_short_to_close_a_step_ends_cleanly_and_says_so(broker, tmp_p
 def test_frame_mode_chain_through_the_broker(broker, tmp_path):
     """Boards stream raw frames (mqtt.frames), the daemon runs them through the detector and
     fuses pixels on the floor grid; its journal of frames replays to the same bytes."""
-    import json
     from thermocc.daemon import replay
     from thermocc.site import load_site
     from thermocc_tools.room_chain import run_chain
@@ -461,10 +460,6 @@ def test_a_rendered_person_is_counted_once_where_views_overlap():
     person, standing or seated, anywhere on the floor: the detector on each camera and
     fusion, blob mode and frame mode, count exactly one person (two views never make two
     people; a view cut by the image border still joins the others)."""
-    from thermocc import detect_fast as fd
-    from thermocc.fusion import BlobFusion, FrameFusion
-    from thermocc.ingest import observations_from_stats
-    from thermocc.pipeline import person_pixels
     rng = np.random.default_rng(12)
     spots = [(7.88, 2.94, "standing")]          # seen whole by one camera, cut by the border of another
     spots += [(rng.uniform(0.8, 11.2), rng.uniform(0.8, 6.2), ("standing", "seated")[k % 2]) for k in range(60)]

@@ -212,11 +212,9 @@ class Behaviour:
             k = int(np.searchsorted(t, t_s, side="right")) - 1
             if k < 0 or k >= len(t) - 1 or not inside[k]:
                 continue
+            # on the way to a waypoint outside (the door, leaving) they walk there and then are gone
             f = 0.0 if t[k + 1] == t[k] else (t_s - t[k]) / (t[k + 1] - t[k])
-            if inside[k + 1]:
-                x, y = xy[k] + f * (xy[k + 1] - xy[k])
-            else:
-                x, y = xy[k]
+            x, y = xy[k] + f * (xy[k + 1] - xy[k])
             # a segment has the posture of its first waypoint (walks start standing)
             out.append((a, float(x), float(y), "seated" if seated[k] else "standing",
                         self.room.zone_index(float(x), float(y))))
