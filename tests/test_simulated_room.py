@@ -130,6 +130,27 @@ def test_behaviour_is_seeded_and_respects_the_calendar():
     assert all(len(a.positions(t)) == 0 for t in range(0, 5 * 3600, 600))          # nobody at night
 
 
+def test_people_walk_to_the_door_to_leave_and_from_it_to_arrive():
+    b = Behaviour(ROOM, seed=4, days=1)
+    door = np.array(b.door)
+    for a, arrays in enumerate(b._arrays):
+        if arrays is None or arrays[3][-1]:
+            continue
+        t, xy, _, inside = arrays
+        leave, out = t[-3], t[-2]            # last at the seat, then at the door and gone
+        seat = xy[-3]
+        assert np.linalg.norm(xy[-2] - door) < 1e-9
+        walk = (out - leave) / 2
+        mid = {p[0]: np.array(p[1:3]) for p in b.positions(leave + walk)}
+        assert np.linalg.norm(mid[a] - (seat + door) / 2) < 0.05      # halfway along the walk, in the room
+        assert a not in {p[0] for p in b.positions(out + 0.5)}
+        came = t[np.argmax(inside)]                                   # first waypoint inside: at the door
+        assert np.linalg.norm(xy[np.argmax(inside)] - door) < 1e-9
+        assert a in {p[0] for p in b.positions(came + 0.5)}
+        return
+    pytest.fail("nobody left the room")
+
+
 def test_people_waiting_at_the_pantry_keep_their_personal_space():
     from thermocc_tools.occupancy_sim import PERSONAL_SPACE_M
     b = Behaviour(ROOM, seed=9, days=3, scenario="finals")
