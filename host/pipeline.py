@@ -7,7 +7,8 @@ ordered stream, so they write the same bytes.
 
 Per tick, each camera contributes its most recent observation (boards report on change
 plus a heartbeat) if it is younger than camera_timeout_s; older cameras count as missing
-and lower the step's coverage, they never stop the room.
+and lower the step's coverage, they never stop the room. The tick's count is the tracker's
+confirmed tracks plus the people held where no working camera sees (host/hidden.py).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import logging
 import numpy as np
 
 from thermocc.fusion import BlobFusion, FrameFusion
+from thermocc.hidden import HiddenPeople
 from thermocc.series import StepAggregates, build_rows, history_length
 from thermocc.tracker import Tracker
 
@@ -42,6 +44,7 @@ class RoomPipeline:
         self.fusion = BlobFusion(room)
         self.frame_fusion = FrameFusion(room, detector_threshold_c) if self.mode == "frame" else None
         self.tracker = Tracker(room)
+        self.hidden = HiddenPeople(room)
         self.sinks = list(sinks)
         self.tick = None            # index of the tick being filled
         self.step = None            # index of the step being filled
@@ -125,7 +128,8 @@ class RoomPipeline:
         if n_ok == 0:
             people = np.zeros((0, 2))
         tracks = self.tracker.update(people, end_ms)
-        count = len(tracks)
+        hidden = self.hidden.update(ok, self.tracker.confirmed_now, self.tracker.ended_now, end_ms)
+        count = len(tracks) + len(hidden)
         self.s_ticks += 1
         self.s_cam_ok += n_ok
         self.s_cam += len(ok)
@@ -136,8 +140,12 @@ class RoomPipeline:
             for t in tracks:
                 self.s_zone[t.zone] += 1
                 self.s_zone_dwell[t.zone] += (end_ms - t.zone_since_ms) / 1000
+            for h in hidden:
+                self.s_zone[h.zone] += 1
+                self.s_zone_dwell[h.zone] += (end_ms - h.since_ms) / 1000
         self.ticks_done += 1
-        result = TickResult(start_ms, count, n_ok, [(t.id, t.x, t.y, t.zone) for t in tracks])
+        result = TickResult(start_ms, count, n_ok, [(t.id, t.x, t.y, t.zone) for t in tracks] +
+                            [(h.id, h.x, h.y, h.zone) for h in hidden])
         for sink in self.sinks:
             sink.tick(self, result)
 

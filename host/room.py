@@ -88,6 +88,8 @@ class Settings:
     track_confirm_ticks: int = 2
     track_coast_ticks: int = 3
     door_radius_m: float = 1.0
+    hidden_reach_m: float = 1.5        # a track ending this close to floor no working camera sees is held there
+    hidden_max_s: float = 1800.0
     grid_m: float = 0.1
     hysteresis_window: int = 3
     count_smoothing_window: int = 1
@@ -251,6 +253,7 @@ SETTING_RANGES = {
     "min_lone_fraction": (0, 1),
     "camera_timeout_s": (1, 86400), "watermark_s": (0, 3600), "track_gate_m": (0.05, 10),
     "track_confirm_ticks": (1, 100), "track_coast_ticks": (0, 1000), "door_radius_m": (0, 10),
+    "hidden_reach_m": (0, 20), "hidden_max_s": (0, 86400),
     "grid_m": (0.02, 1), "hysteresis_window": (1, 1000), "count_smoothing_window": (1, 1000),
     "utc_offset_h": (-14, 14),
 }

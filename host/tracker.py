@@ -4,7 +4,9 @@ Assignment is optimal (Hungarian) on distance, gated by track_gate_m. A new trac
 tentative until it has been seen track_confirm_ticks times; a track that is not seen
 coasts for track_coast_ticks and then ends. A confirmed track born within door_radius_m
 of a door counts as an entry; one that ends within it counts as an exit. Each track keeps
-its zone and how long it has been in the room and in that zone (dwell).
+its zone and how long it has been in the room and in that zone (dwell), and how fast its
+last matched step was. Each update lists the tracks it confirmed and the confirmed tracks
+it ended, for the people held out of view (host/hidden.py).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
+    seen_ms: int = 0             # when last matched
+    speed_m_s: float = 0.0       # over its last matched step: a walker's is about 1, a sitter's near 0
 
 
 class Tracker:
@@ -42,6 +46,8 @@ class Tracker:
         self.next_id = 1
         self.entries = 0
         self.exits = 0
+        self.confirmed_now = []      # tracks confirmed by the last update
+        self.ended_now = []          # (track, ended near a door) of confirmed tracks the last update ended
 
     def _near_door(self, x, y):
         return any(distance_to_segment(x, y, *d.a, *d.b) <= self.door_radius for d in self.room.doors)
@@ -57,10 +63,13 @@ class Tracker:
             rows, cols = linear_sum_assignment(np.where(cost <= self.gate, cost, big))
             keep = cost[rows, cols] <= self.gate
             matched_t, matched_p = rows[keep], cols[keep]
+        self.confirmed_now, self.ended_now = [], []
         seen = set(matched_t.tolist())
         for ti, pi in zip(matched_t, matched_p):
             t = tracks[ti]
-            t.x, t.y = float(people[pi, 0]), float(people[pi, 1])
+            x, y = float(people[pi, 0]), float(people[pi, 1])
+            t.speed_m_s = float(np.hypot(x - t.x, y - t.y)) * 1000 / max(1, t_ms - t.seen_ms)
+            t.x, t.y, t.seen_ms = x, y, t_ms
             t.hits += 1
             t.misses = 0
             zone = self.room.zone_index(t.x, t.y)
@@ -68,6 +77,7 @@ class Tracker:
                 t.zone, t.zone_since_ms = zone, t_ms
             if not t.confirmed and t.hits >= self.confirm:
                 t.confirmed = True
+                self.confirmed_now.append(t)
                 if t.born_at_door:
                     self.entries += 1
         survivors = []
@@ -75,8 +85,10 @@ class Tracker:
             if i not in seen:
                 t.misses += 1
                 if t.misses > self.coast:
-                    if t.confirmed and self._near_door(t.x, t.y):
-                        self.exits += 1
+                    if t.confirmed:
+                        at_door = self._near_door(t.x, t.y)
+                        self.exits += at_door
+                        self.ended_now.append((t, at_door))
                     continue
             survivors.append(t)
         used = set(matched_p.tolist())
@@ -84,10 +96,11 @@ class Tracker:
             if pi in used:
                 continue
             x, y = float(people[pi, 0]), float(people[pi, 1])
-            t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y))
+            t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y), seen_ms=t_ms)
             self.next_id += 1
             if self.confirm <= 1:
                 t.confirmed = True
+                self.confirmed_now.append(t)
                 if t.born_at_door:
                     self.entries += 1
             survivors.append(t)

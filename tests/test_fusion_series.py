@@ -381,3 +381,103 @@ def test_a_blob_too_big_for_any_ring_counts_only_the_people_its_pixels_attest():
         return sum(fusion.group_area(c, *table, k, spreads[0] if k > 1 else 0.0) for c in cams)
     gains = [need(k) - need(k - 1) for k in range(2, m + 2)]
     assert min(gains[:-1]) >= MIN_PERSON_GAIN * need(1) > gains[-1]
+
+
+class _Ticks:
+    """A sink that keeps each tick's result."""
+
+    def __init__(self):
+        self.results = []
+
+    def tick(self, pipeline, result):
+        self.results.append(result)
+
+    def steps(self, pipeline, rows, zone_rows):
+        pass
+
+    def close(self):
+        pass
+
+
+def _run_scenes(room, scenes, working):
+    """Feed the pipeline one rendered scene a second (scenes: per second, [(x, y, posture)]),
+    observed by the cameras `working` only; returns each tick's (count, [(x, y, zone name)])."""
+    import dataclasses
+    from thermocc.pipeline import RoomPipeline
+    from thermocc_tools.rendered_count import RenderedCount
+    rendered = RenderedCount(room)
+    sink = _Ticks()
+    pipeline = RoomPipeline(room, [sink], mode="blob")
+    t0, seq, cache = 1_772_442_000_000, 0, {}
+    for second, people in enumerate(scenes):
+        key = tuple(people)
+        if key not in cache:
+            cache[key] = rendered.observations(people)
+        for k in working:
+            seq += 1
+            o, c = cache[key][k], room.cameras[k]
+            pipeline.feed(dataclasses.replace(o, node=c.node, cam=c.id, seq=seq, t_ms=t0 + second * 1000 + k))
+    pipeline.close()
+    return [(r.count, [(x, y, room.zones[z].name) for _, x, y, z in r.people]) for r in sink.results]
+
+
+def _walk(a, b, speed=1.0):
+    n = max(1, int(math.ceil(math.dist(a, b) / speed)))
+    return [[(a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n, "standing")] for i in range(n + 1)]
+
+
+def test_a_person_who_walks_where_no_working_camera_sees_is_still_counted_there():
+    """node-b/cam2 offline: the Pantry and the east of the main area are seen by no camera.
+    Someone who walks there from their desk is held there, in the Pantry, while nobody sees
+    them, and counted once when they walk back; with the rule off (hidden_reach_m 0) they
+    vanish. Someone who sat still and then was gone (left unseen, as between frames one in
+    30 s) is not held."""
+    import dataclasses
+    desk, pantry = (3.5, 3.0), (10.5, 5.5)
+    scenes = ([[(*desk, "seated")]] * 10 + _walk(desk, pantry) + [[(*pantry, "standing")]] * 300
+              + _walk(pantry, desk) + [[(*desk, "seated")]] * 20)
+    working = (0, 1, 2)
+    ticks = _run_scenes(ROOM, scenes, working)
+    counts = [c for c, _ in ticks]
+    assert counts[2:] == [1] * len(counts[2:])                   # from the first confirmation on
+    stay = ticks[10 + len(_walk(desk, pantry)) + 30][1]
+    assert [z for _, _, z in stay] == ["Pantry"]
+    off = dataclasses.replace(ROOM, settings=dataclasses.replace(ROOM.settings, hidden_reach_m=0.0))
+    counts_off = [c for c, _ in _run_scenes(off, scenes, working)]
+    assert counts_off[10 + len(_walk(desk, pantry)) + 30] == 0
+
+    sitter = (5.2, 3.7)                                           # 1.3 m from the unseen floor
+    scenes = [[(*sitter, "seated")]] * 30 + [[]] * 60
+    counts = [c for c, _ in _run_scenes(ROOM, scenes, working)]
+    assert counts[5:30] == [1] * 25 and counts[40:] and set(counts[40:]) == {0}
+
+
+def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
+    """A track lost walking by the unseen floor while another was just confirmed elsewhere is a
+    walker seen in two places (nobody is held); lost with no such track, they are held until a
+    new track is confirmed (they came back), hidden_max_s passes or the floor is seen again."""
+    from thermocc.hidden import HiddenPeople
+    from thermocc.tracker import Track
+    ok = (True, True, True, False)                     # node-b/cam2 offline
+
+    def track(i, x, y, speed=1.0):
+        return Track(i, x, y, ROOM.zone_index(x, y), 0, 0, False, confirmed=True, speed_m_s=speed)
+
+    near = track(1, 6.0, 4.5)                           # 0.45 m from floor nobody sees
+    hidden = HiddenPeople(ROOM)
+    assert hidden.update(ok, [track(2, 3.0, 3.0)], [], 1000) == []
+    assert hidden.update(ok, [], [(near, False)], 3000) == []             # the walker, now at (3, 3)
+    held = hidden.update(ok, [], [(near, False)], 10_000)
+    assert [(h.id, ROOM.zones[h.zone].name) for h in held] == [(1, "Pantry")]
+    assert hidden.update(ok, [track(3, 6.2, 4.0)], [], 60_000) == []       # back in view
+    assert hidden.update(ok, [], [(track(1, 6.0, 4.5, speed=0.05), False)], 70_000) == []  # sat still
+    assert hidden.update(ok, [], [(near, True)], 80_000) == []             # by the door: left
+    assert hidden.update((True,) * 4, [], [(near, False)], 90_000) == []   # every camera works: no unseen floor
+    assert len(hidden.update(ok, [], [(near, False)], 100_000)) == 1
+    max_ms = ROOM.settings.hidden_max_s * 1000
+    assert len(hidden.update(ok, [], [], 100_000 + max_ms)) == 1
+    assert hidden.update(ok, [], [], 100_001 + max_ms) == []
+    # the camera is back and shows nobody there: held no longer than the tracker takes to settle
+    assert len(hidden.update(ok, [], [(near, False)], 10_000_000)) == 1
+    assert len(hidden.update((True,) * 4, [], [], 10_001_000)) == 1
+    assert hidden.update((True,) * 4, [], [], 10_001_001 + hidden.settle_ms) == []

@@ -1,0 +1,168 @@
+"""People out of every working camera's view: where a person can be unseen, and who is there.
+
+With its four cameras working, the example room has no floor where a whole person is
+unseen (only strips along the walls, narrower than a body). With a camera offline, a
+person who walks into what only that camera saw (the Pantry, when node-b/cam2 is
+unplugged) vanishes from every image, yet can only have left through a door. So a
+confirmed track that ends away from the doors, within `hidden_reach_m` of such a hiding
+place, is held there as a hidden person, unless a new track was confirmed in the same
+moments: then it was a walker seen here and then there between frames, not someone
+hiding. A new track confirmed anywhere while someone is hidden is that person coming back
+(the nearest hidden one), unless an old track ends in the same moments (again a walker).
+A hidden person also ends when their place comes into view and shows nobody, and after
+`hidden_max_s` (they may have left through a door no camera sees).
+
+Hiding places are the floor cells at the target height that no working camera sees, less a
+body's radius next to seen floor (`camera.PERSON_RADIUS_M`: a person there would show at
+the edge of a view). A hidden person is placed in the zone that is most hidden, by share
+of its area, within the hiding place they went into, at the centre of its hidden part.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from thermocc.camera import PERSON_RADIUS_M, coverage
+
+CELL_M = 0.1
+# A track lost while walking (1 m/s; slower as a view loses them) may have walked into a
+# hiding place; one lost sitting still (a few cm/s of jitter) has not. At one frame in 30 s
+# nobody is seen walking, so nobody is held: people leave unseen between frames too.
+WALKING_M_PER_S = 0.2
+
+
+class HiddenPerson:
+    __slots__ = ("id", "x", "y", "zone", "since_ms", "in_view_ms")
+
+    def __init__(self, pid, x, y, zone, since_ms):
+        self.id, self.x, self.y, self.zone, self.since_ms = pid, x, y, zone, since_ms
+        self.in_view_ms = None       # since when their place is in a working camera's view
+
+    def __getstate__(self):
+        return tuple(getattr(self, k) for k in self.__slots__)
+
+    def __setstate__(self, state):
+        for k, v in zip(self.__slots__, state):
+            setattr(self, k, v)
+
+
+class HidingPlaces:
+    """The hiding places of one set of working cameras."""
+
+    def __init__(self, room, xs, ys, on_floor, seen_by_working):
+        r = max(1, int(round(PERSON_RADIUS_M / CELL_M)))
+        yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+        disk = xx * xx + yy * yy <= r * r
+        unseen = np.pad(~seen_by_working | ~on_floor, r, constant_values=True)   # beyond the walls too
+        hide = ndimage.binary_erosion(unseen, disk)[r:-r, r:-r] & on_floor
+        labels, n = ndimage.label(hide)
+        gx, gy = np.meshgrid(xs, ys)
+        zone_of = np.array([room.zone_index(x, y) for x, y in zip(gx.ravel(), gy.ravel())]).reshape(gx.shape)
+        self.cells = np.stack([gx[hide], gy[hide]], 1)
+        self.cell_place = labels[hide]
+        self.spots = {}              # place label -> (x, y, zone)
+        for place in range(1, n + 1):
+            mask = labels == place
+            shares = [(mask & (zone_of == z)).sum() / max(1, ((zone_of == z) & on_floor).sum())
+                      for z in range(len(room.zones))]
+            zone = int(np.argmax(shares))
+            part = mask & (zone_of == zone)
+            cx, cy = gx[part].mean(), gy[part].mean()
+            k = np.argmin((gx[part] - cx) ** 2 + (gy[part] - cy) ** 2)    # a cell of it (the part may be concave)
+            self.spots[place] = (float(gx[part][k]), float(gy[part][k]), zone)
+
+    def __bool__(self):
+        return len(self.cells) > 0
+
+    def near(self, x, y, reach_m):
+        """The spot (x, y, zone) of the hiding place within reach_m of (x, y), or None."""
+        if not len(self.cells):
+            return None
+        d2 = ((self.cells - (x, y)) ** 2).sum(1)
+        k = int(np.argmin(d2))
+        return self.spots[int(self.cell_place[k])] if d2[k] <= reach_m * reach_m else None
+
+    def holds(self, x, y):
+        return len(self.cells) > 0 and bool((((self.cells - (x, y)) ** 2).sum(1) <= (CELL_M ** 2) / 2).any())
+
+
+class HiddenPeople:
+    def __init__(self, room):
+        s = room.settings
+        self.room = room
+        self.reach_m = s.hidden_reach_m
+        self.max_ms = int(round(s.hidden_max_s * 1000))
+        # a walker's new track is confirmed before the old one coasts out: their events pair up this long
+        self.pair_ms = int(round((s.track_coast_ticks + 1) * s.tick_s * 1000))
+        self.settle_ms = self.pair_ms
+        self.people: list[HiddenPerson] = []
+        self.recent_births = []      # [t_ms, track id, HiddenPerson it took or None], oldest first
+        self.went = self.returned = self.timed_out = self.seen_gone = 0
+        self._places = {}            # working cameras (tuple of bool) -> HidingPlaces
+        self._grid = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_places"], state["_grid"] = {}, None       # derived from the room: rebuilt on demand
+        return state
+
+    def places(self, ok):
+        key = tuple(bool(v) for v in ok)
+        if key not in self._places:
+            if self._grid is None:
+                xs, ys, seen, _ = coverage(self.room, cell_m=CELL_M)
+                self._grid = (xs, ys, seen, _on_floor(self.room, xs, ys))
+            xs, ys, seen, on_floor = self._grid
+            self._places[key] = HidingPlaces(self.room, xs, ys, on_floor, seen[..., list(key)].any(2))
+        return self._places[key]
+
+    def update(self, ok, confirmed, ended, t_ms):
+        """One tick. confirmed: tracks confirmed this tick; ended: (track, at_door) of the
+        confirmed tracks that ended this tick. Returns the people hidden now."""
+        if self.reach_m <= 0 or not any(ok):
+            return self.people           # no camera looked: no evidence either way
+        places = self.places(ok)
+        self.recent_births = [b for b in self.recent_births if t_ms - b[0] <= self.pair_ms]
+        for t in confirmed:
+            taken = self._take_nearest(t.x, t.y) if self.people else None
+            self.recent_births.append([t_ms, t.id, taken])
+        for t, at_door in ended:
+            other = [b for b in self.recent_births if b[1] != t.id]
+            if other:
+                # a walker seen here and then there between frames: the other track is them
+                _, _, taken = other[0]
+                self.recent_births.remove(other[0])
+                if taken is not None:
+                    self.people.append(taken)
+                    self.returned -= 1
+                continue
+            if at_door or not places or t.speed_m_s < WALKING_M_PER_S:
+                continue
+            spot = places.near(t.x, t.y, self.reach_m)
+            if spot is not None:
+                self.people.append(HiddenPerson(t.id, spot[0], spot[1], spot[2], t_ms))
+                self.went += 1
+        keep = []
+        for h in self.people:
+            if places.holds(h.x, h.y):
+                h.in_view_ms = None
+            elif h.in_view_ms is None:
+                h.in_view_ms = t_ms
+            if h.in_view_ms is not None and t_ms - h.in_view_ms > self.settle_ms:
+                self.seen_gone += 1          # their place is in view again and nobody came out of it
+            elif t_ms - h.since_ms > self.max_ms:
+                self.timed_out += 1
+            else:
+                keep.append(h)
+        self.people = keep
+        return self.people
+
+    def _take_nearest(self, x, y):
+        k = min(range(len(self.people)), key=lambda i: (self.people[i].x - x) ** 2 + (self.people[i].y - y) ** 2)
+        self.returned += 1
+        return self.people.pop(k)
+
+
+def _on_floor(room, xs, ys):
+    from thermocc.room import point_in_polygon
+    return np.array([[point_in_polygon(x, y, room.floor) for x in xs] for y in ys])
