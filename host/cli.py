@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--fit", default="x,y,height,yaw_deg,pitch_deg,roll_deg",
                      help="pose parameters to fit (default all six)")
 
-    cov = sub.add_parser("coverage", help="floor area each camera sees, overlaps and blind area")
+    cov = sub.add_parser("coverage", help="floor area each camera sees, overlaps, blind area, and where a "
+                         "whole person is out of every view with each camera offline")
     cov.add_argument("--room", required=True)
     cov.add_argument("--height", type=float, help="target height in m (default: the room's)")
     cov.add_argument("--png", help="also draw the floor plan with camera footprints here")
@@ -168,6 +169,9 @@ def _dispatch(parser, args):
         from thermocc.room import load_room
         room = load_room(args.room)
         _, _, _, summary = coverage(room, args.height)
+        if args.height is None:         # people held out of view: at the room's target height
+            from thermocc.hidden import HiddenPeople
+            summary["out_of_every_view"] = HiddenPeople(room).summary()
         print(json.dumps(summary, indent=1))
         if summary["blind_m2"] > 0:
             print("warning: %.2f m2 of floor is seen by no camera at %.2f m" %

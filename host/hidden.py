@@ -74,6 +74,10 @@ class HidingPlaces:
     def __bool__(self):
         return len(self.cells) > 0
 
+    @property
+    def area_m2(self):
+        return len(self.cells) * CELL_M * CELL_M
+
     def near(self, x, y, reach_m):
         """The spot (x, y, zone) of the hiding place within reach_m of (x, y), or None."""
         if not len(self.cells):
@@ -115,6 +119,19 @@ class HiddenPeople:
             xs, ys, seen, on_floor = self._grid
             self._places[key] = HidingPlaces(self.room, xs, ys, on_floor, seen[..., list(key)].any(2))
         return self._places[key]
+
+    def summary(self):
+        """Floor where a whole person is unseen with every camera working and with each one
+        offline, and the zones the people held there count in (for `thermocc coverage`)."""
+        def of(ok):
+            places = self.places(ok)
+            return {"hidden_m2": round(places.area_m2, 2),
+                    "held_in": sorted({self.room.zones[z].name for _, _, z in places.spots.values()})}
+        n = len(self.room.cameras)
+        out = {"all_working": of([True] * n)}
+        for k, c in enumerate(self.room.cameras):
+            out["%s/%s offline" % (c.node, c.id)] = of([j != k for j in range(n)])
+        return out
 
     def update(self, ok, confirmed, ended, t_ms):
         """One tick. confirmed: tracks confirmed this tick; ended: (track, at_door) of the

@@ -82,6 +82,18 @@ def test_coverage_of_the_example_room():
     assert high["blind_m2"] > 0            # reported, not hidden
 
 
+def test_coverage_command_says_where_a_person_is_out_of_every_view_with_a_camera_offline():
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "thermocc.cli", "coverage", "--room", EXAMPLE_ROOM],
+                       capture_output=True, text=True, check=True)
+    hidden = json.loads(r.stdout)["out_of_every_view"]
+    assert hidden["all_working"] == {"hidden_m2": 0.0, "held_in": []}     # only strips narrower than a body
+    assert hidden["node-b/cam2 offline"]["held_in"] == ["Pantry"]
+    assert 10 < hidden["node-b/cam2 offline"]["hidden_m2"] < 21            # a quarter of the floor, less its edge
+
+
 def test_calibrate_recovers_a_pose_from_reference_points():
     true = CameraPose("cam1", "node-a", (3.1, 1.8, 3.35), 4.0, 3.0, -2.0, "110x75")
     model = CameraModel(true)
