@@ -10,7 +10,9 @@ moments: then it was a walker seen here and then there between frames, not someo
 hiding. A new track confirmed anywhere while someone is hidden is that person coming back
 (the nearest hidden one), unless an old track ends in the same moments (again a walker).
 A hidden person also ends when their place comes into view and shows nobody, and after
-`hidden_max_s` (they may have left through a door no camera sees).
+`hidden_max_s` (they may have left through a door no camera sees). People a camera saw when
+it went offline are held where it last saw them, sitting or not: its going silent does not
+empty its part of the room.
 
 Hiding places are the floor cells at the target height that no working camera sees, less a
 body's radius next to seen floor (`camera.PERSON_RADIUS_M`: a person there would show at
@@ -87,7 +89,9 @@ class HidingPlaces:
         return self.spots[int(self.cell_place[k])] if d2[k] <= reach_m * reach_m else None
 
     def holds(self, x, y):
-        return len(self.cells) > 0 and bool((((self.cells - (x, y)) ** 2).sum(1) <= (CELL_M ** 2) / 2).any())
+        """Whether a person at (x, y) is out of every working view (within a body's radius
+        of a hiding place: the rest of them is too little to detect)."""
+        return self.near(x, y, PERSON_RADIUS_M) is not None
 
 
 class HiddenPeople:
@@ -103,6 +107,8 @@ class HiddenPeople:
         self.recent_births = []      # [t_ms, track id, HiddenPerson it took or None], oldest first
         self.went = self.returned = self.timed_out = self.seen_gone = 0
         self._places = {}            # working cameras (tuple of bool) -> HidingPlaces
+        self.cameras = None          # which cameras work now (tuple of bool), since cameras_since_ms
+        self.cameras_since_ms = 0
         self._grid = None
 
     def __getstate__(self):
@@ -125,6 +131,8 @@ class HiddenPeople:
         offline, and the zones the people held there count in (for `thermocc coverage`)."""
         def of(ok):
             places = self.places(ok)
+        if tuple(bool(v) for v in ok) != self.cameras:
+            self.cameras, self.cameras_since_ms = tuple(bool(v) for v in ok), t_ms
             return {"hidden_m2": round(places.area_m2, 2),
                     "held_in": sorted({self.room.zones[z].name for _, _, z in places.spots.values()})}
         n = len(self.room.cameras)
@@ -139,6 +147,8 @@ class HiddenPeople:
         if self.reach_m <= 0 or not any(ok):
             return self.people           # no camera looked: no evidence either way
         places = self.places(ok)
+        if tuple(bool(v) for v in ok) != self.cameras:
+            self.cameras, self.cameras_since_ms = tuple(bool(v) for v in ok), t_ms
         self.recent_births = [b for b in self.recent_births if t_ms - b[0] <= self.pair_ms]
         for t in confirmed:
             taken = self._take_nearest(t.x, t.y) if self.people else None
@@ -153,9 +163,14 @@ class HiddenPeople:
                     self.people.append(taken)
                     self.returned -= 1
                 continue
-            if at_door or not places or t.speed_m_s < WALKING_M_PER_S:
+            if at_door or not places:
                 continue
-            spot = places.near(t.x, t.y, self.reach_m)
+            if t.seen_ms < self.cameras_since_ms and places.holds(t.x, t.y):
+                # last seen before a camera went offline, where no working camera sees now
+                self.people.append(HiddenPerson(t.id, t.x, t.y, self.room.zone_index(t.x, t.y), t_ms))
+                self.went += 1
+                continue
+            spot = places.near(t.x, t.y, self.reach_m) if t.speed_m_s >= WALKING_M_PER_S else None
             if spot is not None:
                 self.people.append(HiddenPerson(t.id, spot[0], spot[1], spot[2], t_ms))
                 self.went += 1

@@ -401,7 +401,8 @@ class _Ticks:
 
 def _run_scenes(room, scenes, working):
     """Feed the pipeline one rendered scene a second (scenes: per second, [(x, y, posture)]),
-    observed by the cameras `working` only; returns each tick's (count, [(x, y, zone name)])."""
+    observed by the cameras `working` only (or working[second] per second); returns each
+    tick's (count, [(x, y, zone name)])."""
     import dataclasses
     from thermocc.pipeline import RoomPipeline
     from thermocc_tools.rendered_count import RenderedCount
@@ -413,7 +414,7 @@ def _run_scenes(room, scenes, working):
         key = tuple(people)
         if key not in cache:
             cache[key] = rendered.observations(people)
-        for k in working:
+        for k in (working[second] if isinstance(working, list) else working):
             seq += 1
             o, c = cache[key][k], room.cameras[k]
             pipeline.feed(dataclasses.replace(o, node=c.node, cam=c.id, seq=seq, t_ms=t0 + second * 1000 + k))
@@ -481,3 +482,19 @@ def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     assert len(hidden.update(ok, [], [(near, False)], 10_000_000)) == 1
     assert len(hidden.update((True,) * 4, [], [], 10_001_000)) == 1
     assert hidden.update((True,) * 4, [], [], 10_001_001 + hidden.settle_ms) == []
+
+
+def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them():
+    """Someone only node-b/cam2 sees, sitting still, when it stops reporting: once the camera
+    counts as missing (camera_timeout_s) nobody sees them, and they stay counted there; with
+    the rule off they vanish."""
+    import dataclasses
+    spot = (10.5, 5.5)                                            # the Pantry: node-b/cam2's alone
+    scenes = [[(*spot, "seated")]] * 400
+    working = [(0, 1, 2, 3)] * 30 + [(0, 1, 2)] * 370
+    ticks = _run_scenes(ROOM, scenes, working)
+    timeout = int(ROOM.settings.camera_timeout_s)
+    assert [c for c, _ in ticks[2:]] == [1] * len(ticks[2:])
+    assert [z for _, _, z in ticks[30 + timeout + 30][1]] == ["Pantry"]
+    off = dataclasses.replace(ROOM, settings=dataclasses.replace(ROOM.settings, hidden_reach_m=0.0))
+    assert _run_scenes(off, scenes, working)[30 + timeout + 30][0] == 0
