@@ -131,8 +131,6 @@ class HiddenPeople:
         offline, and the zones the people held there count in (for `thermocc coverage`)."""
         def of(ok):
             places = self.places(ok)
-        if tuple(bool(v) for v in ok) != self.cameras:
-            self.cameras, self.cameras_since_ms = tuple(bool(v) for v in ok), t_ms
             return {"hidden_m2": round(places.area_m2, 2),
                     "held_in": sorted({self.room.zones[z].name for _, _, z in places.spots.values()})}
         n = len(self.room.cameras)
