@@ -4,15 +4,15 @@ With its four cameras working, the example room has no floor where a whole perso
 unseen (only strips along the walls, narrower than a body). With a camera offline, a
 person who walks into what only that camera saw (the Pantry, when node-b/cam2 is
 unplugged) vanishes from every image, yet can only have left through a door. So a
-confirmed track that ends away from the doors, within `hidden_reach_m` of such a hiding
-place, is held there as a hidden person, unless a new track was confirmed in the same
-moments: then it was a walker seen here and then there between frames, not someone
-hiding. A new track confirmed anywhere while someone is hidden is that person coming back
-(the nearest hidden one), unless an old track ends in the same moments (again a walker).
-A hidden person also ends when their place comes into view and shows nobody, and after
-`hidden_max_s` (they may have left through a door no camera sees). People a camera saw when
-it went offline are held where it last saw them, sitting or not: its going silent does not
-empty its part of the room.
+confirmed track lost while walking, away from the doors, within `hidden_reach_m` of such a
+hiding place, is held there as a hidden person, unless a new track was confirmed in the
+same moments: then it was a walker seen here and then there, not someone hiding. A new
+track confirmed anywhere while someone is hidden is that person coming back (the nearest
+hidden one), unless an old track ends, or was lost in view, in the same moments (again a
+walker). A hidden person also ends when their place comes into view and shows nobody, and
+after `hidden_max_s` (they may have left through a door no camera sees). People a camera
+saw when it went offline are held where it last saw them, sitting or not: its going silent
+does not empty its part of the room.
 
 Hiding places are the floor cells at the target height that no working camera sees, less a
 body's radius next to seen floor (`camera.PERSON_RADIUS_M`: a person there would show at
@@ -105,6 +105,7 @@ class HiddenPeople:
         self.settle_ms = self.pair_ms
         self.people: list[HiddenPerson] = []
         self.recent_births = []      # [t_ms, track id, HiddenPerson it took or None], oldest first
+        self.recent_losses = []      # t_ms of tracks lost in view (nobody held), oldest first
         self.went = self.returned = self.timed_out = self.seen_gone = 0
         self._places = {}            # working cameras (tuple of bool) -> HidingPlaces
         self.cameras = None          # which cameras work now (tuple of bool), since cameras_since_ms
@@ -148,7 +149,11 @@ class HiddenPeople:
         if tuple(bool(v) for v in ok) != self.cameras:
             self.cameras, self.cameras_since_ms = tuple(bool(v) for v in ok), t_ms
         self.recent_births = [b for b in self.recent_births if t_ms - b[0] <= self.pair_ms]
+        self.recent_losses = [ms for ms in self.recent_losses if t_ms - ms <= self.pair_ms]
         for t in confirmed:
+            if self.recent_losses:
+                self.recent_losses.pop(0)    # a walker lost in view a moment ago, found again
+                continue
             taken = self._take_nearest(t.x, t.y) if self.people else None
             self.recent_births.append([t_ms, t.id, taken])
         for t, at_door in ended:
@@ -161,7 +166,10 @@ class HiddenPeople:
                     self.people.append(taken)
                     self.returned -= 1
                 continue
-            if at_door or not places:
+            if at_door:
+                continue
+            if not places:
+                self.recent_losses.append(t_ms)
                 continue
             if t.seen_ms < self.cameras_since_ms and places.holds(t.x, t.y):
                 # last seen before a camera went offline, where no working camera sees now
@@ -172,6 +180,8 @@ class HiddenPeople:
             if spot is not None:
                 self.people.append(HiddenPerson(t.id, spot[0], spot[1], spot[2], t_ms))
                 self.went += 1
+            else:
+                self.recent_losses.append(t_ms)
         keep = []
         for h in self.people:
             if places.holds(h.x, h.y):
