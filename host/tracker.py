@@ -4,8 +4,8 @@ Assignment is optimal (Hungarian) on distance, gated by track_gate_m. A new trac
 tentative until it has been seen track_confirm_ticks times; a track that is not seen
 coasts for track_coast_ticks and then ends. A confirmed track born within door_radius_m
 of a door counts as an entry; one that ends within it counts as an exit. Each track keeps
-its zone and how long it has been in the room and in that zone (dwell), and how fast its
-last matched step was. Each update lists the tracks it confirmed and the confirmed tracks
+its zone and how long it has been in the room and in that zone (dwell), and how fast it
+moved over its last few matched steps. Each update lists the tracks it confirmed and the confirmed tracks
 it ended, for the people held out of view (host/hidden.py).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Track:
     misses: int = 0
     confirmed: bool = False
     seen_ms: int = 0             # when last matched
-    speed_m_s: float = 0.0       # over its last matched step: a walker's is about 1, a sitter's near 0
+    speed_m_s: float = 0.0       # its last matched step's, or half the one before if more: walking ~1, sitting ~0
 
 
 class Tracker:
@@ -68,7 +68,9 @@ class Tracker:
         for ti, pi in zip(matched_t, matched_p):
             t = tracks[ti]
             x, y = float(people[pi, 0]), float(people[pi, 1])
-            t.speed_m_s = float(np.hypot(x - t.x, y - t.y)) * 1000 / max(1, t_ms - t.seen_ms)
+            # its last few steps: a walker's last one, cut by the border of a view, can read slow
+            step = float(np.hypot(x - t.x, y - t.y)) * 1000 / max(1, t_ms - t.seen_ms)
+            t.speed_m_s = max(step, t.speed_m_s / 2)
             t.x, t.y, t.seen_ms = x, y, t_ms
             t.hits += 1
             t.misses = 0
