@@ -21,10 +21,14 @@ of its area, within the hiding place they went into, at the centre of its hidden
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from scipy import ndimage
 
 from thermocc.camera import PERSON_RADIUS_M, coverage
+
+log = logging.getLogger("thermocc.hidden")
 
 CELL_M = 0.1
 # A track lost while walking (1 m/s; slower as a view loses them) may have walked into a
@@ -173,13 +177,12 @@ class HiddenPeople:
                 continue
             if t.seen_ms < self.cameras_since_ms and places.holds(t.x, t.y):
                 # last seen before a camera went offline, where no working camera sees now
-                self.people.append(HiddenPerson(t.id, t.x, t.y, self.room.zone_index(t.x, t.y), t_ms))
-                self.went += 1
+                zone = self.room.zone_index(t.x, t.y)
+                self._hold(HiddenPerson(t.id, t.x, t.y, zone, t_ms), "was seen only by a camera now missing")
                 continue
             spot = places.near(t.x, t.y, self.reach_m) if t.speed_m_s >= WALKING_M_PER_S else None
             if spot is not None:
-                self.people.append(HiddenPerson(t.id, spot[0], spot[1], spot[2], t_ms))
-                self.went += 1
+                self._hold(HiddenPerson(t.id, spot[0], spot[1], spot[2], t_ms), "walked out of every working view")
             else:
                 self.recent_losses.append(t_ms)
         keep = []
@@ -190,12 +193,21 @@ class HiddenPeople:
                 h.in_view_ms = t_ms
             if h.in_view_ms is not None and t_ms - h.in_view_ms > self.settle_ms:
                 self.seen_gone += 1          # their place is in view again and nobody came out of it
+                log.info("%s: person %d no longer held: their place is in view and shows nobody", self.room.name, h.id)
             elif t_ms - h.since_ms > self.max_ms:
                 self.timed_out += 1
+                log.info("%s: person %d no longer held: out of view for hidden_max_s (%.0f s)", self.room.name, h.id,
+                         self.max_ms / 1000)
             else:
                 keep.append(h)
         self.people = keep
         return self.people
+
+    def _hold(self, person, why):
+        self.people.append(person)
+        self.went += 1
+        log.info("%s: person %d %s; counted in %s until seen again (%d held)", self.room.name, person.id, why,
+                 self.room.zones[person.zone].name, len(self.people))
 
     def _take_nearest(self, x, y):
         k = min(range(len(self.people)), key=lambda i: (self.people[i].x - x) ** 2 + (self.people[i].y - y) ** 2)
