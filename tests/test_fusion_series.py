@@ -484,7 +484,7 @@ def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     assert hidden.update((True,) * 4, [], [], 10_001_001 + hidden.settle_ms) == []
 
 
-def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them():
+def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them(caplog):
     """Someone only node-b/cam2 sees, sitting still, when it stops reporting: once the camera
     counts as missing (camera_timeout_s) nobody sees them, and they stay counted there; with
     the rule off they vanish."""
@@ -492,7 +492,10 @@ def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them
     spot = (10.5, 5.5)                                            # the Pantry: node-b/cam2's alone
     scenes = [[(*spot, "seated")]] * 400
     working = [(0, 1, 2, 3)] * 30 + [(0, 1, 2)] * 370
+    caplog.set_level("INFO", "thermocc.hidden")
     ticks = _run_scenes(ROOM, scenes, working)
+    assert [r.getMessage() for r in caplog.records if r.name == "thermocc.hidden"] == \
+        ["lab: person 1 was seen only by a camera now missing; counted in Pantry until seen again (1 held)"]
     timeout = int(ROOM.settings.camera_timeout_s)
     assert [c for c, _ in ticks[2:]] == [1] * len(ticks[2:])
     assert [z for _, _, z in ticks[30 + timeout + 30][1]] == ["Pantry"]
