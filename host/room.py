@@ -88,7 +88,7 @@ class Settings:
     track_confirm_ticks: int = 2
     track_coast_ticks: int = 3
     door_radius_m: float = 1.0
-    hidden_reach_m: float = 1.5        # a track ending this close to floor no working camera sees is held there
+    hidden_reach_m: float = 1.5        # a walker lost this close to floor no working camera sees is held there
     hidden_max_s: float = 1800.0
     grid_m: float = 0.1
     hysteresis_window: int = 3

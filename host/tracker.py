@@ -5,11 +5,12 @@ tentative until it has been seen track_confirm_ticks times; a track that is not 
 coasts for track_coast_ticks and then ends. A confirmed track born within door_radius_m
 of a door counts as an entry; one that ends within it counts as an exit. Each track keeps
 its zone and how long it has been in the room and in that zone (dwell), and how fast it
-moved over its last few matched steps. Each update lists the tracks it confirmed and the confirmed tracks
-it ended, for the people held out of view (host/hidden.py).
+moved over its last few matched steps. Each update lists the tracks it confirmed and the
+confirmed tracks it ended, for the people held out of view (host/hidden.py).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,7 +70,7 @@ class Tracker:
             t = tracks[ti]
             x, y = float(people[pi, 0]), float(people[pi, 1])
             # its last few steps: a walker's last one, cut by the border of a view, can read slow
-            step = float(np.hypot(x - t.x, y - t.y)) * 1000 / max(1, t_ms - t.seen_ms)
+            step = math.hypot(x - t.x, y - t.y) * 1000 / max(1, t_ms - t.seen_ms)
             t.speed_m_s = max(step, t.speed_m_s / 2)
             t.x, t.y, t.seen_ms = x, y, t_ms
             t.hits += 1
