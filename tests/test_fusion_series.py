@@ -456,7 +456,8 @@ def test_a_person_who_walks_where_no_working_camera_sees_is_still_counted_there(
 def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     """A track lost walking by the unseen floor while another was just confirmed elsewhere is a
     walker seen in two places (nobody is held); lost with no such track, they are held until a
-    new track is confirmed (they came back), hidden_max_s passes or the floor is seen again."""
+    new track is confirmed (they came back, unless a track was just lost in view: that walker),
+    hidden_max_s passes or the floor is seen again."""
     from thermocc.hidden import HiddenPeople
     from thermocc.tracker import Track
     ok = (True, True, True, False)                     # node-b/cam2 offline
@@ -478,6 +479,11 @@ def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     max_ms = ROOM.settings.hidden_max_s * 1000
     assert len(hidden.update(ok, [], [], 100_000 + max_ms)) == 1
     assert hidden.update(ok, [], [], 100_001 + max_ms) == []
+    # a walker lost in view and found again a moment later is not a held person coming back
+    assert len(hidden.update(ok, [], [(near, False)], 5_000_000)) == 1
+    assert len(hidden.update(ok, [], [(track(4, 2.0, 2.0), False)], 5_100_000)) == 1    # far from unseen floor
+    assert len(hidden.update(ok, [track(5, 2.8, 2.2)], [], 5_101_000)) == 1
+    assert hidden.update(ok, [track(6, 6.2, 4.0)], [], 5_200_000) == []
     # the camera is back and shows nobody there: held no longer than the tracker takes to settle
     assert len(hidden.update(ok, [], [(near, False)], 10_000_000)) == 1
     assert len(hidden.update((True,) * 4, [], [], 10_001_000)) == 1
