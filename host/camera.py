@@ -295,13 +295,12 @@ def coverage(room, height_m=None, cell_m=0.1):
 
     Returns (xs, ys, seen) with seen (len(ys), len(xs), n_cameras) bool, and a summary dict:
     floor area seen by each camera, by two or more (overlap) and by none (blind)."""
-    from thermocc.room import point_in_polygon
     height_m = room.settings.target_height_m if height_m is None else height_m
     x0, y0, x1, y1 = room.bounds
     xs = np.arange(x0 + cell_m / 2, x1, cell_m)
     ys = np.arange(y0 + cell_m / 2, y1, cell_m)
     gx, gy = np.meshgrid(xs, ys)
-    on_floor = np.array([point_in_polygon(x, y, room.floor) for x, y in zip(gx.ravel(), gy.ravel())]).reshape(gx.shape)
+    on_floor = floor_mask(room, xs, ys)
     seen = np.zeros(gx.shape + (len(room.cameras),), bool)
     for k, pose in enumerate(room.cameras):
         _, _, vis = CameraModel(pose).to_pixel(gx.ravel(), gy.ravel(), height_m)
@@ -315,6 +314,12 @@ def coverage(room, height_m=None, cell_m=0.1):
         "blind_m2": float(((n == 0) & on_floor).sum() * cell),
     }
     return xs, ys, seen, summary
+
+
+def floor_mask(room, xs, ys):
+    """(len(ys), len(xs)) bool: which cell centres of the grid xs x ys lie on the room's floor."""
+    from thermocc.room import point_in_polygon
+    return np.array([[point_in_polygon(x, y, room.floor) for x in xs] for y in ys], bool).reshape(len(ys), len(xs))
 
 
 # -- calibration ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import logging
 import numpy as np
 from scipy import ndimage
 
-from thermocc.camera import PERSON_RADIUS_M, coverage
+from thermocc.camera import PERSON_RADIUS_M, coverage, floor_mask
 
 log = logging.getLogger("thermocc.hidden")
 
@@ -126,7 +126,7 @@ class HiddenPeople:
         if key not in self._places:
             if self._grid is None:
                 xs, ys, seen, _ = coverage(self.room, cell_m=CELL_M)
-                self._grid = (xs, ys, seen, _on_floor(self.room, xs, ys))
+                self._grid = (xs, ys, seen, floor_mask(self.room, xs, ys))
             xs, ys, seen, on_floor = self._grid
             self._places[key] = HidingPlaces(self.room, xs, ys, on_floor, seen[..., list(key)].any(2))
         return self._places[key]
@@ -213,8 +213,3 @@ class HiddenPeople:
         k = min(range(len(self.people)), key=lambda i: (self.people[i].x - x) ** 2 + (self.people[i].y - y) ** 2)
         self.returned += 1
         return self.people.pop(k)
-
-
-def _on_floor(room, xs, ys):
-    from thermocc.room import point_in_polygon
-    return np.array([[point_in_polygon(x, y, room.floor) for x in xs] for y in ys])
