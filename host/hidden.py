@@ -149,9 +149,10 @@ class HiddenPeople:
         confirmed tracks that ended this tick. Returns the people hidden now."""
         if self.reach_m <= 0 or not any(ok):
             return self.people           # no camera looked: no evidence either way
-        places = self.places(ok)
-        if tuple(bool(v) for v in ok) != self.cameras:
-            self.cameras, self.cameras_since_ms = tuple(bool(v) for v in ok), t_ms
+        cameras = tuple(bool(v) for v in ok)
+        places = self.places(cameras)
+        if cameras != self.cameras:
+            self.cameras, self.cameras_since_ms = cameras, t_ms
         self.recent_births = [b for b in self.recent_births if t_ms - b[0] <= self.pair_ms]
         self.recent_losses = [ms for ms in self.recent_losses if t_ms - ms <= self.pair_ms]
         for t in confirmed:
