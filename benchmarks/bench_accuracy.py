@@ -324,7 +324,8 @@ def main(argv=None):
             seed = a.seed + (date - MONDAY).days
             params = {"seed": seed, "date": date.isoformat(), "start_hour": start_hour, "hours": hours,
                       "behaviour": behaviour, "frame_interval_s": a.frame_interval_s,
-                      "render": dataclasses.asdict(settings)}
+                      # settings left unset (None) leave the key as it was before they existed
+                      "render": {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}}
             ensure_simulated(data, params, "%s, %s %02d:00 + %.0f h" % (name, date, start_hour, hours),
                              lambda: simulate_files(data, hours=hours, start_hour=start_hour, seed=seed,
                                                     scenario=behaviour, render_settings=settings, start_date=date,

@@ -37,6 +37,9 @@ class RenderSettings:
     air_c: float = 22.0
     drift_c: float = 0.8              # amplitude of the daily air temperature swing
     winter_clothing: bool = False
+    # Clothing's apparent warmth as a share of (34 C - air); None: 0.55, or 0.3 in winter
+    # clothing. Calibration sweeps set it between the two and beyond.
+    clothing_k: float | None = None
     sun: bool = True                  # afternoon sun patch on the floor
     sun_excess_c: float = 7.0
     # Time constant (s) of the sunlit floor's surface temperature. A carpet (thermal
@@ -188,7 +191,7 @@ class RoomRenderer:
         s = self.settings
         air = air_temperature(s, t_s)
         objs = self.objects(t_s, people, monitors)
-        k_cloth = 0.3 if s.winter_clothing else 0.55
+        k_cloth = s.clothing_k if s.clothing_k is not None else 0.3 if s.winter_clothing else 0.55
         head_c = air + 0.8 * (34.0 - air)
         cloth_c = air + k_cloth * (34.0 - air)
         out = np.empty((len(self.models), ROWS * COLS))
