@@ -41,15 +41,15 @@ class Observation:
         return (self.t_ms, self.node, self.cam, self.seq)
 
     def people(self):
-        """(col, row, at_edge, pixels, col0, row0, col1, row1) of the blobs the detector
-        called people; at_edge is 1 when the blob touches the image border (a partial view:
-        its centroid lies inward)."""
+        """(col, row, at_edge, pixels, col0, row0, col1, row1, mean excess, peak excess) of
+        the blobs the detector called people; at_edge is 1 when the blob touches the image
+        border (a partial view: its centroid lies inward); excess is over the ambient (C)."""
         b = self.blobs
         if not len(b):
-            return np.zeros((0, 8))
+            return np.zeros((0, 10))
         b = b[b[:, 9] == 0]
         edge = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
-        return np.column_stack([b[:, :2], edge, b[:, 6], b[:, 2:6]])
+        return np.column_stack([b[:, :2], edge, b[:, 6], b[:, 2:6], b[:, 8] - self.ambient_c, b[:, 7] - self.ambient_c])
 
 
 def observation_from_message(msg, source="mqtt"):

@@ -80,6 +80,37 @@ def test_blobs_of_one_camera_are_never_merged(dets):
     assert len(people) >= max([sum(1 for d in kept if d[0] == k) for k in range(4)] + [0])
 
 
+def test_clothing_fill_ramps_from_a_coat_to_normal_clothing():
+    """A blob's pixels count 1 / clothing_fill times: COLD_CLOTHING_FILL where its mean
+    excess is under COLD_CLOTHING_W of its peak, 1 from NORMAL_CLOTHING_W, linear between,
+    and 1 when the peak is not above ambient (nothing to tell by)."""
+    from thermocc.fusion import COLD_CLOTHING_FILL, COLD_CLOTHING_W, NORMAL_CLOTHING_W, clothing_fill
+    peak = 10.0
+    mid = (COLD_CLOTHING_W + NORMAL_CLOTHING_W) / 2
+    got = clothing_fill(np.array([0.3, COLD_CLOTHING_W, mid, NORMAL_CLOTHING_W, 0.9]) * peak, peak)
+    assert got == pytest.approx([COLD_CLOTHING_FILL, COLD_CLOTHING_FILL, (1 + COLD_CLOTHING_FILL) / 2, 1.0, 1.0])
+    assert clothing_fill(-1.0, 0.0) == 1.0 and clothing_fill(2.0, -0.5) == 1.0
+
+
+def test_pixels_of_a_blob_in_a_coat_count_for_more_in_group_sizing():
+    """The same blobs, with the excess of a coat (mean 0.4 of peak) rather than of normal
+    clothing (0.7), are sized as more people; without excess they are sized as in
+    normal clothing."""
+    fusion = BlobFusion(ROOM)
+    x, y = 5.9, 4.4
+    dets = []
+    for k, model in enumerate(fusion.models):
+        cols, rows, vis = model.to_pixel(np.array([x]), np.array([y]), ROOM.settings.target_height_m)
+        if vis[0]:
+            n = fusion.group_area(k, x, y, 3, 0.4)
+            dets.append([k, cols[0], rows[0], 0, round(0.85 * n), cols[0] - 3, rows[0] - 3, cols[0] + 3, rows[0] + 3])
+    assert len(dets) >= 2
+    plain = len(fusion.fuse([d for d in dets])[0])
+    normal = len(fusion.fuse([d + [7.0, 10.0] for d in dets])[0])
+    coat = len(fusion.fuse([d + [4.0, 10.0] for d in dets])[0])
+    assert plain == normal < coat, (plain, normal, coat)
+
+
 def test_association_rejects_rays_meeting_outside_person_heights():
     o = np.array([[0.0, 0, 3], [2.0, 0, 3]])
     d = np.array([[1.0, 0, -0.5], [-1.0, 0, -0.5]])        # meet at (1, 0, 2.5): above any person
