@@ -1,7 +1,14 @@
 """Group sizing on controlled scenes: m people seated round the example room's table,
 rendered without noise (thermocc_tools.rendered_count), counted by both fusion modes.
 
-    python3 benchmarks/bench_groups.py [--max-people 8] [--rotations 4]
+    python3 benchmarks/bench_groups.py [--max-people 8] [--rotations 4] [--winter]
+    python3 benchmarks/bench_groups.py --clothing
+
+--winter renders everyone in winter clothing. --clothing prints what fusion.clothing_fill
+rests on: for clothing from a coat (0.25-0.3 of skin - air) to light (0.65), at three air
+temperatures, the pixels the detector's blobs hold over those the people's outlines cover
+(people alone anywhere, and groups at the table), relative to normal clothing (0.55), and
+the blobs' mean excess over their peak excess.
 
 Layouts: evenly round the table (radius 0.8 m), and shoulder to shoulder on one side of
 it (0.55 m and 0.45 m apart, the tighter as the accuracy benchmark's meetings sit). Each
@@ -33,12 +40,53 @@ def seats(centre, m, spacing, turn):
              "seated") for j in range(m)]
 
 
+CLOTHING_K = (0.25, 0.3, 0.35, 0.4, 0.45, 0.55, 0.65)
+NORMAL_K = 0.55
+
+
+def clothing_fill_table():
+    """Per air temperature and clothing: median fill (blob pixels / outline pixels) relative
+    to normal clothing and median mean/peak excess, for people alone and groups."""
+    print("fill = the detector's person-blob pixels / the pixels the people's outlines cover, per camera view;")
+    print("relative to clothing at %.2f of (34 C - air); w = blob mean excess / peak excess (medians)" % NORMAL_K)
+    for air in (18.0, 22.0, 26.0):
+        rows = {}
+        for k in CLOTHING_K:
+            count = RenderedCount(air_c=air, clothing_k=k)
+            centre = next(z for z in count.room.zones if z.name == "Main Area").polygon.mean(axis=0)
+            rng = np.random.default_rng(1)
+            scenes = [("alone", [(*rng.uniform([1.0, 1.0], [8.0, 4.8]), ("seated", "standing")[j % 2])])
+                      for j in range(12)]
+            scenes += [("group", seats(centre, m, spacing, 0.7)) for m in (2, 3, 4, 6) for spacing in (None, 0.55)]
+            got = {"alone": ([], []), "group": ([], [])}
+            for kind, people in scenes:
+                spots = [(x, y) for x, y, _ in people]
+                for cam, obs in enumerate(count.observations(people)):
+                    b = obs.people()
+                    outline = count.fusion.models[cam].group_area_px(spots)
+                    if not len(b) or outline < 8:
+                        continue
+                    got[kind][0].append(b[:, 3].sum() / outline)
+                    got[kind][1].append((b[:, 8] * b[:, 3]).sum() / b[:, 3].sum() / b[:, 9].max())
+            rows[k] = {kind: (np.median(f), np.median(w)) for kind, (f, w) in got.items()}
+        print("\nair %.0f C     alone: fill  w      group: fill  w" % air)
+        for k in CLOTHING_K:
+            a, g = rows[k]["alone"], rows[k]["group"]
+            print("  k %.2f        %5.2f  %4.2f          %5.2f  %4.2f" % (
+                k, a[0] / rows[NORMAL_K]["alone"][0], a[1], g[0] / rows[NORMAL_K]["group"][0], g[1]))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--max-people", type=int, default=8)
     ap.add_argument("--rotations", type=int, default=4)
+    ap.add_argument("--winter", action="store_true", help="everyone in winter clothing")
+    ap.add_argument("--clothing", action="store_true", help="the calibration of fusion.clothing_fill")
     a = ap.parse_args(argv)
-    count = RenderedCount()
+    if a.clothing:
+        clothing_fill_table()
+        return
+    count = RenderedCount(winter_clothing=a.winter)
     main_area = next(z for z in count.room.zones if z.name == "Main Area")
     centre = main_area.polygon.mean(axis=0)
     print("table at (%.1f, %.1f), radius %.1f m; counts blob / frame for %d turns" % (*centre, TABLE_RADIUS_M,

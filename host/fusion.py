@@ -241,16 +241,17 @@ MAX_GROUP = 20
 MIN_PERSON_GAIN = 0.25
 # Clothing that reads cold (a winter coat) shows fewer pixels above the detector's fringe
 # than the outlines above expect: a pixel joins a blob when its covered share times the
-# clothing's excess passes the fringe, so a coat's edge pixels drop out. Rendered people
-# and groups (clothing at 0.3 of (skin - air) against 0.55, air 18-26 C) fill 0.78 of the
-# pixels normal clothing fills. The blob's mean excess over its peak (the face) tells
-# how warm the clothing reads: 0.39-0.44 in coats on the accuracy benchmark's noisy
-# frames, 0.47 and up in normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W a
-# blob's pixels count 1 / COLD_CLOTHING_FILL times, ramping to as they are at
-# NORMAL_CLOTHING_W: without it a winter meeting of six was sized four.
+# clothing's excess passes the fringe, so a coat's edge pixels drop out. Rendered groups in
+# clothing at 0.3 of (skin - air) fill 0.79 of the pixels groups in normal clothing (0.55)
+# fill, at 18, 22 and 26 C air (`benchmarks/bench_groups.py --clothing`; people alone
+# 0.71-0.87). The blob's mean excess over its peak (the face) tells how warm the clothing
+# reads: 0.39-0.44 in coats on the accuracy benchmark's noisy frames, 0.47 and up in
+# normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W a blob's pixels count
+# 1 / COLD_CLOTHING_FILL times, ramping to as they are at NORMAL_CLOTHING_W: without it a
+# winter meeting of six was sized four.
 COLD_CLOTHING_W = 0.45
 NORMAL_CLOTHING_W = 0.55
-COLD_CLOTHING_FILL = 0.78
+COLD_CLOTHING_FILL = 0.79
 AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
 EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen person may stand
 _LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometry
