@@ -23,7 +23,9 @@ counts as that many: the largest m such that m people on a ring round the cluste
 position would cover no more than its blobs' pixels, by the outlines
 CameraModel.group_area_px projects; they are placed on that ring. Only clusters that two
 cameras see are sized (one view cannot tell a group from a sun patch), and a lone blob
-where no other working camera sees the floor (there no second view can exist).
+where no other working camera sees the floor (there no second view can exist). A blob
+whose clothing reads cold (a coat: its mean excess a small share of its peak) fills less
+of those outlines, so its pixels count for more (clothing_fill).
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
