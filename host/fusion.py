@@ -23,9 +23,9 @@ counts as that many: the largest m such that m people on a ring round the cluste
 position would cover no more than its blobs' pixels, by the outlines
 CameraModel.group_area_px projects; they are placed on that ring. Only clusters that two
 cameras see are sized (one view cannot tell a group from a sun patch), and a lone blob
-where no other working camera sees the floor (there no second view can exist). A blob
-whose clothing reads cold (a coat: its mean excess a small share of its peak) fills less
-of those outlines, so its pixels count for more (clothing_fill).
+where no other working camera sees the floor (there no second view can exist). People
+whose clothing reads cold (a coat: their blobs' mean excess a small share of their peak)
+fill less of those outlines, so their blobs' pixels count for more (cluster_clothing_fill).
 
 Frame mode (`FrameFusion`): every pixel of every camera is mapped once onto a floor grid
 at the target height; per tick the grid holds, per cell, the mean excess over ambient of
@@ -246,11 +246,13 @@ MIN_PERSON_GAIN = 0.25
 # clothing's excess passes the fringe, so a coat's edge pixels drop out. Rendered groups in
 # clothing at 0.3 of (skin - air) fill 0.79 of the pixels groups in normal clothing (0.55)
 # fill, at 18, 22 and 26 C air (`benchmarks/bench_groups.py --clothing`; people alone
-# 0.71-0.87). The blob's mean excess over its peak (the face) tells how warm the clothing
+# 0.71-0.87). A cluster's mean excess over its peak (the face) tells how warm the clothing
 # reads: 0.39-0.44 in coats on the accuracy benchmark's noisy frames, 0.47 and up in
-# normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W a blob's pixels count
+# normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W its blobs' pixels count
 # 1 / COLD_CLOTHING_FILL times, ramping to as they are at NORMAL_CLOTHING_W: without it a
-# winter meeting of six was sized four.
+# winter meeting of six was sized four. Frame mode judges each detection by the detector
+# blobs it holds and corrects their pixels only (its own groups, grown against the
+# ambient, hold more pixels: correcting those too over-counted the week's meetings).
 COLD_CLOTHING_W = 0.45
 NORMAL_CLOTHING_W = 0.55
 COLD_CLOTHING_FILL = 0.79
@@ -301,6 +303,25 @@ def clothing_fill(mean_excess, peak_excess):
     w = np.where(peak_excess > 0, mean_excess / np.where(peak_excess > 0, peak_excess, 1.0), 1.0)
     ramp = np.clip((w - COLD_CLOTHING_W) / (NORMAL_CLOTHING_W - COLD_CLOTHING_W), 0.0, 1.0)
     return COLD_CLOTHING_FILL + (1.0 - COLD_CLOTHING_FILL) * ramp
+
+
+def cluster_clothing_fill(labels, n_clusters, pixels, mean_excess, peak_excess):
+    """clothing_fill per detection, judged on its whole cluster (all views of the same
+    people): the clusters' pixel-weighted mean excess over their highest peak. A small view
+    reads its own ratio less surely (in the benchmark's winter meeting the smallest view read
+    0.47-0.51, the others 0.42-0.45). 1 for detections in no cluster."""
+    fill = np.ones(len(labels))
+    inside = labels >= 0
+    if not inside.any():
+        return fill
+    at = labels[inside]
+    weight = np.bincount(at, pixels[inside], n_clusters)
+    warmth = np.bincount(at, pixels[inside] * mean_excess[inside], n_clusters)
+    peak = np.full(n_clusters, -np.inf)
+    np.maximum.at(peak, at, peak_excess[inside])
+    per_cluster = clothing_fill(warmth / np.where(weight > 0, weight, 1.0), peak)
+    fill[inside] = per_cluster[at]
+    return fill
 
 
 def ring_spread(extent):
@@ -426,12 +447,11 @@ class BlobFusion:
         camera, those working this tick (None: all). Returns people (k, 2) and labels (per
         detection, the first person of its cluster; -1 for none). With the blobs' pixel
         counts, a cluster that holds a group counts as the group's size; with their excess,
-        the pixels of blobs whose clothing reads cold count for more (clothing_fill)."""
+        the pixels of clusters whose clothing reads cold count for more
+        (cluster_clothing_fill)."""
         if not detections:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
         det = np.array(detections, np.float64)
-        if det.shape[1] > 10:
-            det[:, 4] /= clothing_fill(det[:, 9], det[:, 10])
         cams = det[:, 0].astype(np.int64)
         origins = np.empty((len(det), 3))
         dirs = np.empty((len(det), 3))
@@ -448,6 +468,8 @@ class BlobFusion:
                                       at_edge)
         if det.shape[1] > 4 and len(people):
             people, labels = self._drop_fragments(cams, det, labels, people)
+            if det.shape[1] > 10:
+                det[:, 4] /= cluster_clothing_fill(labels, len(people), det[:, 4], det[:, 9], det[:, 10])
             boxes = det[:, 5:9] if det.shape[1] > 8 else np.tile(det[:, 1:3], 2)
             live = np.ones(len(self.models), np.bool_) if live is None else np.asarray(live, np.bool_)
             table = self.sole_view_pixels(live)

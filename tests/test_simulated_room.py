@@ -522,12 +522,12 @@ def test_groups_in_winter_coats_are_no_longer_counted_short(monkeypatch):
     """A coat's edge pixels read under the detector's fringe, so a group in coats covers
     fewer pixels than the outlines that size groups expect (0.79 of them in rendered
     scenes); blobs whose mean excess is a small share of their peak (the face) count their
-    pixels for more (fusion.clothing_fill). Two to four people round the table, seated or
+    pixels for more (fusion.cluster_clothing_fill). Two to four people round the table, seated or
     standing, at twelve turns, rendered without noise: without the correction those in
-    coats count 45 people short over the 72 scenes, with it 5 over, as people in normal
-    clothing count 12 over (these noise-free groups are over-counted; the exact share in
-    coats stays 31-32 of 72: the correction removes the bias, not the scatter), and the
-    counts in coats come closer to those in normal clothing."""
+    coats count 45 people short over the 72 scenes, with it 12 over, as people in normal
+    clothing do (these noise-free groups are over-counted; the scatter stays: 32 -> 38 of
+    72 exact, 52 in normal clothing), and the counts in coats come closer to those in
+    normal clothing."""
     from thermocc import fusion
     turns = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     scenes = [(m, _table_ring(m, t, posture)) for posture in ("seated", "standing") for m in (2, 3, 4) for t in turns]
