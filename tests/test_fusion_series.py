@@ -92,6 +92,22 @@ def test_clothing_fill_ramps_from_a_coat_to_normal_clothing():
     assert clothing_fill(-1.0, 0.0) == 1.0 and clothing_fill(2.0, -0.5) == 1.0
 
 
+def test_clothing_is_judged_on_the_whole_cluster():
+    """A cluster's blobs share one fill, from their pixel-weighted mean excess over their
+    highest peak: a small view that reads its own ratio warmer than the rest is corrected as
+    the cluster is. A detection in no cluster (-1) is left as it is."""
+    from thermocc.fusion import clothing_fill, cluster_clothing_fill
+    labels = np.array([0, 0, 1, -1])
+    pixels = np.array([60.0, 20.0, 30.0, 10.0])
+    mean_excess = np.array([4.2, 5.0, 7.0, 2.0])
+    peak_excess = np.array([10.0, 9.0, 10.0, 10.0])
+    fill = cluster_clothing_fill(labels, 2, pixels, mean_excess, peak_excess)
+    together = clothing_fill((60 * 4.2 + 20 * 5.0) / 80, 10.0)
+    assert fill[0] == fill[1] == pytest.approx(together)
+    assert clothing_fill(5.0, 9.0) > together           # the small view alone reads warmer
+    assert fill[2] == 1.0 and fill[3] == 1.0
+
+
 def test_pixels_of_a_blob_in_a_coat_count_for_more_in_group_sizing():
     """The same blobs, with the excess of a coat (mean 0.4 of peak) rather than of normal
     clothing (0.7), are sized as more people; without excess they are sized as in
