@@ -250,9 +250,10 @@ MIN_PERSON_GAIN = 0.25
 # reads: 0.39-0.44 in coats on the accuracy benchmark's noisy frames, 0.47 and up in
 # normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W its blobs' pixels count
 # 1 / COLD_CLOTHING_FILL times, ramping to as they are at NORMAL_CLOTHING_W: without it a
-# winter meeting of six was sized four. Frame mode judges each detection by the detector
-# blobs it holds and corrects their pixels only (its own groups, grown against the
-# ambient, hold more pixels: correcting those too over-counted the week's meetings).
+# winter meeting of six was sized four. Frame mode corrects the detector blobs its
+# detections hold, each by its own ratio, and those pixels only (its own groups, grown
+# against the ambient, hold more pixels: correcting those too over-counted the week's
+# meetings).
 COLD_CLOTHING_W = 0.45
 NORMAL_CLOTHING_W = 0.55
 COLD_CLOTHING_FILL = 0.79
@@ -784,7 +785,8 @@ class FrameFusion:
     @staticmethod
     def _detector_pixels(blobs, cam, pix, ambient):
         """Pixels of camera cam's person blobs (detector) whose centroid is one of pix, each
-        blob's counted as blob mode counts them (over clothing_fill); 0 without blobs."""
+        blob's over its own clothing_fill (the clusters blob mode judges are not known yet);
+        0 without blobs."""
         if blobs is None or blobs[cam] is None or not len(blobs[cam]):
             return 0
         b = blobs[cam][blobs[cam][:, 9] == 0]
