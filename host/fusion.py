@@ -47,7 +47,8 @@ import math
 import numpy as np
 from numba import njit
 
-from thermocc.camera import COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents, union_area
+from thermocc.camera import (COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents, floor_mask,
+                             union_area)
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -703,7 +704,6 @@ class FrameFusion:
     """Frame-mode fusion: back-projects whole frames onto a floor grid (weights once per camera)."""
 
     def __init__(self, room, threshold_c=5.0, max_person_excess_c=18.0, min_area_m2=0.03, contrast=0.45):
-        from thermocc.room import point_in_polygon
         self.room = room
         s = room.settings
         x0, y0, x1, y1 = room.bounds
@@ -711,7 +711,7 @@ class FrameFusion:
         self.xs = np.arange(x0 + self.cell / 2, x1, self.cell)
         self.ys = np.arange(y0 + self.cell / 2, y1, self.cell)
         gx, gy = np.meshgrid(self.xs, self.ys)
-        on_floor = np.array([point_in_polygon(x, y, room.floor) for x, y in zip(gx.ravel(), gy.ravel())])
+        on_floor = floor_mask(room, self.xs, self.ys).ravel()
         self.pixel_of_cell = np.full((len(room.cameras), gx.size), -1, np.int64)
         for k, pose in enumerate(room.cameras):
             cols, rows, vis = CameraModel(pose).to_pixel(gx.ravel(), gy.ravel(), s.target_height_m)
