@@ -215,7 +215,8 @@ class Fuser:
 
     def stats(self):
         return {name: {"accepted": s.intake.stats.accepted, "duplicates": s.intake.stats.duplicates,
-                       "late": s.intake.stats.late, "ticks": s.pipeline.ticks_done}
+                       "late": s.intake.stats.late, "ticks": s.pipeline.ticks_done,
+                       "residual_blobs": s.pipeline.residual.marked}
                 for name, s in self.rooms.items()} | {"malformed": self.malformed, "unknown_camera": self.unknown,
                                                   "other_mode": self.other_mode, "failed": self.failed}
 

@@ -21,7 +21,10 @@ from thermocc_shared import wire
 
 log = logging.getLogger("thermocc.ingest")
 
-BLOB_FIELDS = 10     # cx, cy, col0, row0, col1, row1, n, peak, mean, kind (0 person, 1 hot)
+BLOB_FIELDS = 10     # cx, cy, col0, row0, col1, row1, n, peak, mean, kind
+KIND_PERSON = 0      # kinds: the detector's (shared/wire.py KIND_NAMES) ...
+KIND_HOT = 1
+KIND_RESIDUAL = 2    # ... and the host's: a person's warm place after they left (host/residual.py)
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Observation:
         b = self.blobs
         if not len(b):
             return np.zeros((0, 10))
-        b = b[b[:, 9] == 0]
+        b = b[b[:, 9] == KIND_PERSON]
         edge = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
         return np.column_stack([b[:, :2], edge, b[:, 6], b[:, 2:6], b[:, 8] - self.ambient_c, b[:, 7] - self.ambient_c])
 

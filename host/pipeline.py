@@ -7,8 +7,10 @@ ordered stream, so they write the same bytes.
 
 Per tick, each camera contributes its most recent observation (boards report on change
 plus a heartbeat) if it is younger than camera_timeout_s; older cameras count as missing
-and lower the step's coverage, they never stop the room. The tick's count is the tracker's
-confirmed tracks plus the people held where no working camera sees (host/hidden.py).
+and lower the step's coverage, they never stop the room. As each observation arrives, the
+warm places seated people left behind are marked, so no fusion counts them
+(host/residual.py). The tick's count is the tracker's confirmed tracks plus the people held
+where no working camera sees (host/hidden.py).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import numpy as np
 
 from thermocc.fusion import BlobFusion, FrameFusion
 from thermocc.hidden import HiddenPeople
+from thermocc.ingest import KIND_PERSON
+from thermocc.residual import ResidualHeat
 from thermocc.series import StepAggregates, build_rows, history_length
 from thermocc.tracker import Tracker
 
@@ -44,6 +48,7 @@ class RoomPipeline:
         self.fusion = BlobFusion(room)
         self.frame_fusion = FrameFusion(room, detector_threshold_c) if self.mode == "frame" else None
         self.tracker = Tracker(room)
+        self.residual = ResidualHeat(room, self.fusion)
         self.hidden = HiddenPeople(room)
         self.sinks = list(sinks)
         self.tick = None            # index of the tick being filled
@@ -77,6 +82,7 @@ class RoomPipeline:
             if self.blobs_only == 1 or self.blobs_only % 10000 == 0:
                 log.warning("frame mode needs raw frames; %d observations had blobs only (first: %s/%s)",
                             self.blobs_only, obs.node, obs.cam)
+        self.residual.mark(k, obs)
         self.latest[k] = obs
 
     def advance_to(self, t_ms):
@@ -198,7 +204,7 @@ def person_pixels(obs):
     ambient counted every monitor as a person."""
     keep = np.zeros((24, 32), bool)
     for b in obs.blobs:
-        if b[9] == 0:
+        if b[9] == KIND_PERSON:
             c0, r0, c1, r1 = (int(v) for v in b[2:6])
             keep[r0:r1 + 1, c0:c1 + 1] = True
     frame = np.asarray(obs.frame, np.float64).reshape(24, 32)

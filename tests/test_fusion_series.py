@@ -554,3 +554,68 @@ def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them
     assert [z for _, _, z in ticks[30 + timeout + 30][1]] == ["Pantry"]
     off = dataclasses.replace(ROOM, settings=dataclasses.replace(ROOM.settings, hidden_reach_m=0.0))
     assert _run_scenes(off, scenes, working)[30 + timeout + 30][0] == 0
+
+
+def _seat_obs(t_s, pixels, col=18.1, row=19.3, box=None):
+    """node-a/cam1's Observation at t_s of one person blob of `pixels` at (col, row)."""
+    from thermocc.ingest import Observation
+    c0, r0, c1, r1 = box or (int(col) - 1, int(row) - 2, int(col) + 1, int(row) + 1)
+    blobs = np.array([[col, row, c0, r0, c1, r1, pixels, 30.0, 28.0, 0]], float)
+    return Observation("node-a", "cam1", int(t_s), int(t_s * 1000), True, 22.0, blobs)
+
+
+def _residual_kinds(sizes, step_s=30.0, **kw):
+    """The kind the rule gives each of a run of blobs at one place, one frame every step_s."""
+    from thermocc.residual import ResidualHeat
+    rule = ResidualHeat(ROOM, BlobFusion(ROOM))
+    out = []
+    for i, n in enumerate(sizes):
+        o = _seat_obs(i * step_s, n, **kw)
+        rule.mark(0, o)
+        out.append(int(o.blobs[0, 9]))
+    return out
+
+
+def test_a_settled_persons_blob_that_shrinks_in_place_to_less_than_a_person_is_residual_heat():
+    """One person's area at node-a/cam1's (18.1, 19.3) is 12 pixels. A blob settled there at
+    12 that shrinks in one frame to 7 is what they left (kind 2), and so is what stays there
+    no larger than 7 + GROW_PX; a blob of a whole person there again is a person."""
+    from thermocc.residual import GROW_PX
+    from thermocc.ingest import KIND_PERSON, KIND_RESIDUAL
+    one = BlobFusion(ROOM).group_area(0, *BlobFusion(ROOM).models[0].to_floor([18.1], [19.3], 1.1)[0], 1)
+    assert 11 < one < 13.5
+    P, R = KIND_PERSON, KIND_RESIDUAL
+    assert _residual_kinds([12] * 5 + [7, 7, 6, 7 + GROW_PX, 5, 12, 12]) == [P] * 5 + [R] * 5 + [P, P]
+    # kept: shrinking by less than a quarter; a pair's blob left by one of them (a whole
+    # person stays); a person seen in part, never a whole person's blob here; a blob that
+    # shrinks before it settled (SETTLED_S); a blob cut by the image border
+    assert _residual_kinds([12] * 5 + [10] * 3) == [P] * 8
+    assert _residual_kinds([24] * 5 + [12] * 3) == [P] * 8
+    assert _residual_kinds([7] * 5 + [5] * 3) == [P] * 8
+    assert _residual_kinds([12, 7, 7, 7]) == [P] * 4
+    assert _residual_kinds([12] * 5 + [7] * 3, col=1.2, box=(0, 17, 2, 21)) == [P] * 8
+
+
+def test_residual_heat_is_forgotten_with_its_blob_and_held_an_hour_at_most():
+    from thermocc.residual import FORGET_S, RESIDUAL_MAX_S
+    from thermocc.residual import ResidualHeat
+    rule = ResidualHeat(ROOM, BlobFusion(ROOM))
+    t = 0.0
+    kinds = []
+    for n in [12] * 5 + [7]:
+        o = _seat_obs(t, n)
+        rule.mark(0, o)
+        t += 30
+    assert o.blobs[0, 9] == 2
+    empty = _seat_obs(t + FORGET_S + 1, 0)
+    empty.blobs = empty.blobs[:0]
+    rule.mark(0, empty)                        # nothing there for FORGET_S: forgotten
+    o = _seat_obs(t + FORGET_S + 31, 7)
+    rule.mark(0, o)
+    assert o.blobs[0, 9] == 0
+    # a residual place is held RESIDUAL_MAX_S at most: then its blob is a person again
+    for i, n in enumerate([12] * 5 + [7] * int(RESIDUAL_MAX_S / 30 + 3)):
+        o = _seat_obs(10_000 + i * 30.0, n)
+        rule.mark(0, o)
+        kinds.append(int(o.blobs[0, 9]))
+    assert kinds[5] == 2 and kinds[-1] == 0
