@@ -93,6 +93,7 @@ def _prime(frame, cd, bg, masked, unmasked, masked_sampled, sampled, hist):
     _flat_background(bg, masked, level)
     level += _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     _flat_background(bg, masked, level)
+    return level
 
 
 @njit(cache=True)
@@ -272,8 +273,8 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
 @njit(cache=True)
 def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmasked, masked_sampled, sampled, threshold,
                    contrast_pct, seen, background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
-    """seen: [frames detected so far, ambient of the last one, ms since the last step-7
-    pass], carried between calls;
+    """seen: [frames detected so far, ambient of the last one (the primed level before the
+    first), ms since the last step-7 pass], carried between calls;
     elapsed_ms: per frame, the time since the camera's last frame."""
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
@@ -282,14 +283,12 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
     stack = np.zeros(PIXELS, np.int64)
     for f in range(frames.shape[0]):
         if not primed:
-            _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)
+            seen[1] = _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)   # ambient
             held[:] = 0
             first_excess[:] = 0
             seen[2] = 0
             primed = True
-        used = threshold
-        if seen[0] > 0:
-            used = _contrast_threshold(threshold, contrast_pct, seen[1])
+        used = _contrast_threshold(threshold, contrast_pct, seen[1])
         shift = _learning_shift(background_ms, elapsed_ms[f])
         if elapsed_ms[f] > 0:
             seen[2] += elapsed_ms[f]

@@ -19,8 +19,9 @@
 # 4. A pixel is warm when T - (B + o) > threshold (default 5 C) and it is not masked.
 #    The reported ambient is the mean of the unmasked pixels in no group (step 5):
 #    the room's background temperature now, people and hot objects left out. In a warm
-#    room the threshold is lowered (contrast_threshold_cd): people cannot read warmer
-#    than skin, so their excess shrinks as the air nears 34 C.
+#    room the threshold is lowered (contrast_threshold_cd, from the last frame's ambient,
+#    the primed level on the first): people cannot read warmer than skin, so their excess
+#    shrinks as the air nears 34 C.
 # 5. Warm pixels are grouped 8-connected by an explicit-stack flood fill (no
 #    recursion, preallocated, on a label grid padded by one cell so neighbours need no
 #    edge tests), seeded from the warm pixels in index order, growing over warm and
@@ -335,6 +336,7 @@ class Detector:
         self._flat_background(level)
         level += self._convert_and_offset(frame)
         self._flat_background(level)
+        self.ambient_cd = level
         self._held[0:PIXELS] = _HELD_ZERO
         first = self._first_excess
         for i in range(PIXELS):
@@ -349,12 +351,12 @@ class Detector:
         The frame is an array('f') or a list of floats (numpy float32 scalars would do
         float32 arithmetic; the host uses its numba twin for numpy frames)."""
         if not self.primed:
-            self._prime(frame)
+            self._prime(frame)      # the ambient is taken as the level it primes at
         offset = self._convert_and_offset(frame)
         cd = self.cd
-        threshold = self.threshold_cd
-        if self.frames:             # the room's ambient is known from the last frame
-            threshold = contrast_threshold_cd(threshold, self.contrast_pct, self.ambient_cd)
+        # the room's ambient: the last frame's, or the primed level on the first frame (a
+        # 28 C room's people fall under the unlowered threshold: its first frame found 2 of 10)
+        threshold = contrast_threshold_cd(self.threshold_cd, self.contrast_pct, self.ambient_cd)
         self.used_threshold_cd = threshold
         fringe = threshold // 2
         release = threshold // 3        # a grouped pixel's fringe (step 6)

@@ -375,6 +375,13 @@ def test_warm_room_lowers_the_threshold_to_a_share_of_the_skin_contrast():
             assert abs(d.used_threshold_cd - 270) <= 10
         else:
             assert d.used_threshold_cd == 500
+    # a person there already at power-up: the first frame's threshold comes from the level
+    # the background primes at (the frame's median), not the configured 5 C
+    for contrast, found in ((0.45, 1), (0.0, 0)):
+        d = det.Detector(contrast=contrast)
+        d.detect(frame_of(person.ravel()))
+        assert d.people == found and d.frames == 1
+        assert abs(d.used_threshold_cd - (270 if contrast else 500)) <= 10
 
 
 def test_a_sitter_in_an_arriving_sun_patch_stays_whole_and_leaves_no_ghost():
