@@ -4,7 +4,8 @@
 
 Per scenario the room is simulated once (`thermocc simulate` machinery: the real firmware
 on simulated boards writes SD logs with every raw frame; kept in <out>/sim and reused by
-later runs with the same parameters) and then processed five ways:
+later runs with the same parameters and the same simulation code, simulation_code()) and
+then processed five ways:
 
   blob          the full pipeline as deployed: board blobs -> fusion -> tracker
   frame         the full pipeline in frame mode (raw frames -> grid fusion)
@@ -77,6 +78,18 @@ def scenarios(quick):
         ("one camera offline", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(offline_cameras=(3,))),
         ("sunlit afternoon", [MONDAY], "normal", 12.0, h(5.0), RenderSettings(sun=True, sun_excess_c=10.0)),
     ]
+
+
+def simulation_code():
+    """A digest of the code a simulation runs (the firmware and detector on the simulated
+    boards, the sensor simulator, renderer and behaviour): a simulation made by other code,
+    a detector since changed say, is made again, not replayed as if it were this code's."""
+    import hashlib
+    digest = hashlib.sha256()
+    for folder in ("shared", "device", "tools"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def ensure_simulated(data, params, what, simulate):
@@ -314,6 +327,7 @@ def main(argv=None):
     out = Path(a.out)
     started = time.monotonic()
     table, notes = {}, {}
+    code = simulation_code()
     for name, dates, behaviour, start_hour, hours, settings in scenarios(a.quick):
         if a.only and a.only not in name:
             continue
@@ -328,7 +342,8 @@ def main(argv=None):
             params = {"seed": seed, "date": date.isoformat(), "start_hour": start_hour, "hours": hours,
                       "behaviour": behaviour, "frame_interval_s": a.frame_interval_s,
                       # settings left unset (None) leave the key as it was before they existed
-                      "render": {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}}
+                      "render": {k: v for k, v in dataclasses.asdict(settings).items() if v is not None},
+                      "code": code}
             ensure_simulated(data, params, "%s, %s %02d:00 + %.0f h" % (name, date, start_hour, hours),
                              lambda: simulate_files(data, hours=hours, start_hour=start_hour, seed=seed,
                                                     scenario=behaviour, render_settings=settings, start_date=date,

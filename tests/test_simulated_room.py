@@ -340,6 +340,12 @@ def test_accuracy_benchmark_reuses_a_simulation_only_if_made_with_the_same_param
     assert ba.ensure_simulated(data, full, "crowded", simulate) and len(runs) == 6
     (data / "complete").write_text("11")                             # the marker of earlier versions: a seed
     assert ba.ensure_simulated(data, full, "crowded", simulate) and len(runs) == 7
+    # the key names the simulation's code: a change to the detector is simulated again
+    code = ba.simulation_code()
+    assert len(code) == 16 and code == ba.simulation_code()
+    assert ba.ensure_simulated(data, {**full, "code": code}, "crowded", simulate) and len(runs) == 8
+    assert not ba.ensure_simulated(data, {**full, "code": code}, "crowded", simulate)
+    assert ba.ensure_simulated(data, {**full, "code": "0" * 16}, "crowded", simulate) and len(runs) == 9
 
 
 def test_demo_chain_short_form(broker, tmp_path):
