@@ -24,6 +24,8 @@ their size says nothing) are never marked.
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +36,7 @@ SETTLED_S = 60.0        # in place this long: someone sitting, not passing
 WHOLE = 0.8             # of one person's pixels there: settled as a whole person (alone: 0.8-1.2)
 SHRINK = 0.75           # of the settled size, in one frame: the body has gone
 LONE_FRACTION = 0.75    # of one person's pixels there: what stays is not a whole person
-RESIDUAL_MAX_S = 3600.0
+RESIDUAL_MAX_S = 3600.0  # the longest a place stays residual
 GROW_PX = 2             # a residual place shows a blob this much larger: someone is back
 FORGET_S = 60.0         # a place showing no blob this long is forgotten
 SIZE_WEIGHT = 0.25      # the settled size is a running mean of the blob's pixels
@@ -43,20 +45,16 @@ MAX_PLACES = 48         # per camera (a frame has at most 24 blobs)
 log = logging.getLogger("thermocc.residual")
 
 
+@dataclass
 class Place:
-    __slots__ = ("col", "row", "pixels", "since_ms", "seen_ms", "residual")
-
-    def __init__(self, col, row, pixels, t_ms):
-        self.col, self.row, self.pixels = col, row, pixels
-        self.since_ms = self.seen_ms = t_ms
-        self.residual = False
-
-    def __getstate__(self):
-        return tuple(getattr(self, k) for k in self.__slots__)
-
-    def __setstate__(self, state):
-        for k, v in zip(self.__slots__, state):
-            setattr(self, k, v)
+    """Where a camera's blob has kept its place: its centroid (pixels), settled size
+    (pixels), since when (ms), when last seen (ms), and whether it is residual heat."""
+    col: float
+    row: float
+    pixels: float
+    since_ms: int
+    seen_ms: int
+    residual: bool = False
 
 
 class ResidualHeat:
@@ -81,12 +79,12 @@ class ResidualHeat:
             col, row, n = float(b[i, 0]), float(b[i, 1]), float(b[i, 6])
             best, best_d = None, MATCH_PX
             for j, p in enumerate(places):
-                d = np.hypot(p.col - col, p.row - row)
+                d = math.hypot(p.col - col, p.row - row)
                 if j not in taken and d <= best_d:
                     best, best_d = j, d
             if best is None:
                 if len(places) < MAX_PLACES:
-                    places.append(Place(col, row, n, t))
+                    places.append(Place(col, row, n, t, t))
                     taken.add(len(places) - 1)
                 continue
             taken.add(best)
@@ -95,26 +93,23 @@ class ResidualHeat:
                 if n <= p.pixels + GROW_PX and t - p.since_ms <= RESIDUAL_MAX_S * 1000:
                     self._residual(b, i, p, col, row, t)
                 else:                        # someone sits there again (or it has been too long)
-                    places[best] = Place(col, row, n, t)
+                    places[best] = Place(col, row, n, t, t)
                 continue
-            shrunk = n <= SHRINK * p.pixels
-            if shrunk and t - p.since_ms >= SETTLED_S * 1000:
-                one = self._one_person(cam, col, row)
-                if p.pixels >= WHOLE * one and n < LONE_FRACTION * one:
-                    log.info("%s/%s: the blob at pixel (%.1f, %.1f) shrank from %.0f to %.0f pixels in place (one "
-                             "person there: %.0f): residual heat of someone who left, not counted while it stays",
-                             obs.node, obs.cam, col, row, p.pixels, n, one)
-                    p.residual = True
-                    p.pixels = n
-                    p.since_ms = t
-                    self._residual(b, i, p, col, row, t)
-                else:
-                    places[best] = Place(col, row, n, t)
-            elif shrunk:                     # before it settled: a new place
-                places[best] = Place(col, row, n, t)
-            else:
+            if n > SHRINK * p.pixels:        # the same blob: follow it
                 p.col, p.row, p.seen_ms = col, row, t
                 p.pixels += SIZE_WEIGHT * (n - p.pixels)
+                continue
+            one = self._one_person(cam, col, row) if t - p.since_ms >= SETTLED_S * 1000 else 0.0
+            if one and p.pixels >= WHOLE * one and n < LONE_FRACTION * one:
+                log.info("%s/%s: the blob at pixel (%.1f, %.1f) shrank from %.0f to %.0f pixels in place (one "
+                         "person there: %.0f): residual heat of someone who left, not counted while it stays",
+                         obs.node, obs.cam, col, row, p.pixels, n, one)
+                p.residual = True
+                p.pixels = n
+                p.since_ms = t
+                self._residual(b, i, p, col, row, t)
+            else:                            # still a whole person, or not settled yet: a new place
+                places[best] = Place(col, row, n, t, t)
 
     def _residual(self, b, i, place, col, row, t):
         b[i, 9] = KIND_RESIDUAL
