@@ -49,6 +49,7 @@ from numba import njit
 
 from thermocc.camera import (COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents, floor_mask,
                              union_area)
+from thermocc.ingest import KIND_PERSON
 from thermocc_shared.detect import contrast_threshold_cd
 
 
@@ -801,6 +802,6 @@ class FrameFusion:
         0 without blobs."""
         if blobs is None or blobs[cam] is None or not len(blobs[cam]):
             return 0
-        b = blobs[cam][blobs[cam][:, 9] == 0]
+        b = blobs[cam][blobs[cam][:, 9] == KIND_PERSON]
         b = b[np.isin(np.rint(b[:, 1]).astype(np.int64) * COLS + np.rint(b[:, 0]).astype(np.int64), pix)]
         return float((b[:, 6] / clothing_fill(b[:, 8] - ambient, b[:, 7] - ambient)).sum())
