@@ -432,25 +432,25 @@ class BlobFusion:
         # a lone blob is two people from SOLE_FILL of two people's pixels, unless the image border
         # cuts it (such a blob of one person may hold more pixels than one person's ring)
         cut = (boxes[:, 0] <= 0) | (boxes[:, 1] <= 0) | (boxes[:, 2] >= COLS - 1) | (boxes[:, 3] >= ROWS - 1)
+        pair_fill = np.where(cut, 1.0, SOLE_FILL)          # per detection, used when it is alone
         lone = np.array([m[0] for _, m in todo if len(m) == 1], np.int64)
         if len(lone):
             # a lone blob that holds fewer pixels than two people there is one person
             at = labels[lone]
             two = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[lone], people[at, 0], people[at, 1],
                               ring_spread(extents[lone]))
-            fill = np.where(cut[lone], 1.0, SOLE_FILL)
-            single = set(at[(two <= 0) | (pixels[lone] < fill * two)].tolist())
+            single = set(at[(two <= 0) | (pixels[lone] < pair_fill[lone] * two)].tolist())
             todo = [(c, m) for c, m in todo if c not in single]
         for c, members in todo:
             n = pixels[members].sum()
-            pair_fill = SOLE_FILL if len(members) == 1 and not cut[members[0]] else 1.0
+            second = pair_fill[members[0]] if len(members) == 1 else 1.0     # of the second person's need
             x, y = people[c]
             spreads[c] = spread = self.group_spread(extents, members)
             views = sorted(set(cams[members].tolist()))     # a camera's blobs share its expected pixels
             one = prev = sum(self.group_area(k, x, y, 1) for k in views)
             while sizes[c] < MAX_GROUP:
                 need = sum(self.group_area(k, x, y, sizes[c] + 1, spread) for k in views)
-                if need <= 0 or n < (pair_fill if sizes[c] == 1 else 1.0) * need or need - prev < MIN_PERSON_GAIN * one:
+                if need <= 0 or n < (second if sizes[c] == 1 else 1.0) * need or need - prev < MIN_PERSON_GAIN * one:
                     break
                 prev = need
                 sizes[c] += 1
