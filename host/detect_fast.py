@@ -134,7 +134,7 @@ def _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, s
 
 @njit(cache=True)
 def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled,
-                threshold, shift, min_pixels, max_person, max_blobs, hist, excess, labels, stack, stats, summary):
+                threshold, shift, min_pixels, max_person, max_blobs, hist, excess, labels, hot_zone, stack, stats, summary):
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
     release = threshold // 3        # the fringe of a pixel that was in a group last frame
@@ -176,9 +176,23 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
     overflow = 0
     grouped_total = 0
     grouped = 0
-    if warm:
+    # The hot zone (pixels above max_person and the warm or fringe ones round them) is
+    # grouped apart, after the people: pass 0 groups the rest, pass 1 the hot zone.
+    hot_zone[:] = 0
+    if hi > max_person:
+        for i in range(PIXELS):
+            if labels[i] != 1 or cd[i] <= max_person:
+                continue
+            c = i & 31
+            hot_zone[i] = 1
+            for d in NEIGHBOURS:
+                q = i + d
+                dc = (q & 31) - c
+                if q >= 0 and q < PIXELS and dc <= 1 and dc >= -1 and labels[q] != 0:
+                    hot_zone[q] = 1
+    for grouping in range(2 if warm else 0):
         for seed in range(PIXELS):
-            if labels[seed] != 1:
+            if labels[seed] != 1 or hot_zone[seed] != grouping:
                 continue
             labels[seed] = 2
             stack[0] = seed
@@ -217,7 +231,7 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
                 npix += 1
                 for d in NEIGHBOURS:
                     q = p + d
-                    if q < 0 or q >= PIXELS or (labels[q] != 1 and labels[q] != 3):
+                    if q < 0 or q >= PIXELS or (labels[q] != 1 and labels[q] != 3) or hot_zone[q] > grouping:
                         continue
                     dc = (q & 31) - c
                     if dc > 1 or dc < -1:
@@ -280,6 +294,7 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
     cd = np.zeros(PIXELS, np.int64)
     excess = np.zeros(PIXELS, np.int64)
     labels = np.zeros(PIXELS, np.uint8)
+    hot_zone = np.zeros(PIXELS, np.uint8)
     stack = np.zeros(PIXELS, np.int64)
     for f in range(frames.shape[0]):
         if not primed:
@@ -297,7 +312,7 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
             follow_shift = _learning_shift(background_ms, seen[2])
             seen[2] = 0
         _detect_one(frames[f], cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled,
-                    sampled, used, shift, min_pixels, max_person, max_blobs, hist, excess, labels, stack, stats[f],
+                    sampled, used, shift, min_pixels, max_person, max_blobs, hist, excess, labels, hot_zone, stack, stats[f],
                     summary[f])
         seen[0] += 1
         seen[1] = summary[f, AMBIENT]

@@ -201,11 +201,14 @@ def person_pixels(obs):
     Frame mode fuses pixels on the floor grid, but which pixels are warm because of a
     person is the detector's call: its per-pixel background absorbs monitors, radiators
     and sun patches, and its hot-object rule drops kettles. Fusing raw excess over the
-    ambient counted every monitor as a person."""
+    ambient counted every monitor as a person. In a blob's box, pixels warmer than its
+    peak are not its own (a kettle beside someone): the grid drops a region as hot when
+    its peak is far above a person's, and would drop them both."""
+    frame = np.asarray(obs.frame, np.float64).reshape(24, 32)
     keep = np.zeros((24, 32), bool)
     for b in obs.blobs:
         if b[9] == KIND_PERSON:
             c0, r0, c1, r1 = (int(v) for v in b[2:6])
-            keep[r0:r1 + 1, c0:c1 + 1] = True
-    frame = np.asarray(obs.frame, np.float64).reshape(24, 32)
+            box = frame[r0:r1 + 1, c0:c1 + 1]
+            keep[r0:r1 + 1, c0:c1 + 1] |= box <= b[7] + 0.01    # the peak is to 0.01 C
     return np.where(keep, frame, obs.ambient_c).reshape(-1)

@@ -27,8 +27,11 @@
 #    edge tests), seeded from the warm pixels in index order, growing over warm and
 #    fringe pixels (threshold / 2 .. threshold; hysteresis: a head above a cold coat
 #    brings the coat along, a fringe with no warm pixel is never a group); groups under
-#    min_pixels (default 5, fringe included) are dropped; groups whose peak is above max_person_c are hot objects (kettle,
-#    radiator), not people.
+#    min_pixels (default 5, fringe included) are dropped. Pixels above max_person_c
+#    (kettle, radiator) and the warm or fringe pixels next to them (the hot thing's
+#    partly covered edge) are grouped apart, as hot objects; the rest is grouped first,
+#    as people: someone standing by the kettle is a person beside a hot object, not
+#    part of it.
 # 6. Pixels clearly at background (excess < threshold / 2) pull B towards T with a time
 #    constant of background_s seconds (a shift per frame from the time since the last
 #    one: learning_shift); fringe pixels no group took (a warm patch appearing slowly)
@@ -223,6 +226,7 @@ class Detector:
         # start, its fringe pixels from the end (together at most PIXELS)
         self._labels = bytearray(_PAD_CELLS)               # padded grid, see _PAD_COLS
         self._held = bytearray(PIXELS)                     # 1: in a group last frame (step 6)
+        self._hot_zone = bytearray(PIXELS)                 # 1: hot or beside a hot pixel (step 5)
         # step 7: a held pixel's excess (centi-degrees) at the first pass it was in a group;
         # 0 while it is in none (a grouped pixel's excess is at least the release level)
         self._first_excess = array("h", bytes(2 * PIXELS))
@@ -412,7 +416,12 @@ class Detector:
         # Last frame's held pixels are read; _label marks this frame's (every pixel it puts
         # in a group).
         held[0:PIXELS] = _HELD_ZERO
-        grouped_total = self._label(warm) if warm else 0
+        grouped_total = 0
+        if warm:
+            if self.max_cd > self.max_person_cd and self._set_hot_zone(warm):
+                grouped_total = self._label(warm)      # people: the hot zone is out of their reach
+                self._restore_hot_zone(warm, edge)     # then the hot objects
+            grouped_total += self._label(warm)
         # Fringe pixels a group took have their labels cleared: they are part of someone.
         # The rest (a warm patch appearing slowly) is learned at the slow rate. Groups hold
         # every warm pixel, so when they hold as many more as there are fringe pixels,
@@ -474,9 +483,45 @@ class Detector:
                     b += (target - b) >> shift
                     bg[i] = b if b < around else around
 
+    def _set_hot_zone(self, warm):
+        # Hot pixels (warm, above max_person) and the warm or fringe pixels round them are
+        # the hot zone: taken off the label grid so people's groups cannot reach them.
+        # Returns whether there is one. Only on frames with a pixel above max_person.
+        cd = self.cd
+        labels = self._labels
+        warm_list = self._warm
+        zone = self._hot_zone
+        max_person = self.max_person_cd
+        found = False
+        for n in range(warm):
+            i = warm_list[n]
+            if cd[i] > max_person:
+                found = True
+                pp = i + _PAD_FIRST + ((i >> 5) << 1)
+                for q in (pp - 35, pp - 34, pp - 33, pp - 1, pp, pp + 1, pp + 33, pp + 34, pp + 35):
+                    if labels[q]:
+                        labels[q] = 0
+                        zone[_UNPAD[q]] = 1
+        return found
+
+    def _restore_hot_zone(self, warm, edge):
+        # Puts the hot zone back on the label grid (every warm or fringe pixel is listed
+        # in _warm) for the hot objects' grouping, and clears it for the next frame.
+        labels = self._labels
+        warm_list = self._warm
+        zone = self._hot_zone
+        for first, end in ((0, warm), (edge, PIXELS)):
+            for n in range(first, end):
+                i = warm_list[n]
+                if zone[i]:
+                    zone[i] = 0
+                    labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
+
     def _label(self, warm):
         # Seeds are the warm pixels in index order, so blobs come out in the order of
-        # their first warm pixel (row-major), as the twin reports them. Groups grow over
+        # their first warm pixel (row-major), as the twin reports them (with a hot zone,
+        # people's groups first, then the hot objects'). Adds to grouped_pixels; returns
+        # the sum of the grouped pixels' readings. Groups grow over
         # the warm and fringe pixels detect() marked (hysteresis): a head above a cold
         # coat brings the coat along, while fringe pixels with no warm pixel among them
         # are never a group. A pixel's weight is its excess over the background (pixels
@@ -602,7 +647,7 @@ class Detector:
                 stats[j + KIND] = KIND_PERSON
                 self.people += 1
             self.count += 1
-        self.grouped_pixels = grouped
+        self.grouped_pixels += grouped
         return grouped_total
 
     def blob(self, k):

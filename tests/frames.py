@@ -54,6 +54,15 @@ def adversarial(rng):
     hot_obj = room(rng, 2)
     hot_obj[300:303] = 90.0
     out.append(("kettle", hot_obj))
+    by_kettle = np.full((ROWS, COLS), 22.0, np.float32)
+    by_kettle[6:11, 10:14] = 31.0                  # a person ...
+    by_kettle[8:10, 14:16] = 90.0                  # ... touching a kettle, whose edge reads like them
+    by_kettle[7, 14:17] = 33.0
+    by_kettle[0, 0] = by_kettle[23, 31] = by_kettle[5, 31] = 90.0   # hot at the borders: no wrap to
+    by_kettle[6, 0:3] = by_kettle[4, 0:2] = 33.0                     # the next row's start
+    by_kettle[18:21, 20:26] = 32.0                  # two people joined only through a hot pixel's zone
+    by_kettle[19, 22] = 60.0
+    out.append(("person by a kettle", by_kettle.ravel()))
     return out
 
 

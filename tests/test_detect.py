@@ -88,6 +88,27 @@ def test_hot_objects_mask_and_small_blobs():
     assert [b[9] for b in blobs(masked)] == [det.KIND_PERSON]
 
 
+def test_a_person_beside_a_kettle_is_a_person_and_the_kettle_a_hot_object():
+    """The kettle's edge pixels read like a person; before, the person and the kettle were
+    one group whose peak made it all a hot object, and the person was lost."""
+    f = person(at=(10, 12), peak=32.0, radius=2.2)
+    kettle = [(10, 15), (10, 16), (11, 15), (11, 16)]
+    for r, c in kettle:
+        f[r * 32 + c] = 90.0
+    for r, c in [(9, 15), (9, 16), (9, 17), (10, 17), (11, 17), (12, 15), (12, 16), (12, 17)]:
+        f[r * 32 + c] = max(f[r * 32 + c], 35.0)     # its partly covered edge
+    d = det.Detector()
+    d.detect(frame_of(np.full(768, 22.0)))            # the empty room first
+    d.detect(frame_of(f))
+    (p,) = [b for b in blobs(d) if b[9] == det.KIND_PERSON]
+    (h,) = [b for b in blobs(d) if b[9] == det.KIND_HOT]
+    assert abs(p[0] - 12) < 0.6 and abs(p[1] - 10) < 0.3 and p[7] < 32.5    # the person, without the kettle
+    assert p[4] <= 13 and h[2] >= 14                # the kettle's edge (from column 14) is the kettle's
+    assert h[7] == 90.0 and d.people == 1 and d.hot == 1
+    # pixels of both are grouped: neither is learned into the background
+    assert d.grouped_pixels == p[6] + h[6]
+
+
 def test_diagonal_pixels_are_one_blob_and_the_spiral_needs_no_recursion():
     f = np.full(768, 22.0)
     for k in range(20):
