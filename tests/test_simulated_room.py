@@ -161,6 +161,28 @@ def test_people_waiting_at_the_pantry_keep_their_personal_space():
     assert not close
 
 
+def test_people_never_sit_or_wait_inside_one_another():
+    """Meeting chairs keep a chair's width from each other and from the desks (a meeting
+    placed two attendees 0.2 m apart for 38 minutes before, one body inside the other);
+    people waiting at the pantry keep it from the desks too (6 % of them stood within a
+    body of a Pantry desk before)."""
+    from thermocc_tools.thermal_render import body_shape
+    apart = 2 * body_shape("seated")[0]
+    meetings = 0
+    for seed in range(6):
+        b = Behaviour(ROOM, seed=seed, scenario="crowded")
+        clear = body_shape("seated")[0] + body_shape("standing")[0]
+        assert all(np.hypot(x - s.x, y - s.y) >= clear for x, y, _, _ in b.standing for s in b.home)
+        for t in range(7 * 3600, 20 * 3600, 300):
+            seated = np.array([(x, y) for _, x, y, posture, _ in b.positions(t) if posture == "seated"])
+            if len(seated) < 2:
+                continue
+            d = np.hypot(*(seated[:, None, :] - seated[None, :, :]).transpose(2, 0, 1))
+            assert d[np.triu_indices(len(seated), 1)].min() >= apart, (seed, t)
+            meetings += np.hypot(seated[:, 0] - b.table[0], seated[:, 1] - b.table[1]).min() < 1.6
+    assert meetings > 20               # the check saw meetings
+
+
 def _write(path, rows, header):
     path.write_text(header + "\n" + "\n".join(rows) + "\n")
     return path

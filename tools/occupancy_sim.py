@@ -89,6 +89,13 @@ def make_seats(room, spacing_m=1.4, inset_m=0.6):
 # Two people never stand closer than this (centre to centre): no sensor can part bodies
 # that overlap, and real ones do not.
 PERSONAL_SPACE_M = 0.5
+# Meeting chairs stand this far apart round the Main Area table (a chair's width: seated
+# people, 0.54 m across in the renderer, side by side), on rings at these radii: the
+# table's edge, then a second row. None is nearer than that to a desk, whose sitter may
+# stay. Until session 19 attendees sat at an angle drawn from their agent number, and
+# two could sit 0.2 m apart (one body inside the other) for a whole meeting.
+MEETING_CHAIR_M = 0.6
+MEETING_RINGS_M = (0.8, 1.5)
 
 
 class Behaviour:
@@ -108,6 +115,7 @@ class Behaviour:
         self.pantry = tuple(room.zones[pantry[0]].polygon.mean(axis=0)) if pantry else self.door
         main = [i for i, z in enumerate(room.zones) if "main" in z.name.lower()]
         self.table = tuple(room.zones[main[0]].polygon.mean(axis=0)) if main else tuple(room.floor.mean(axis=0))
+        self.chairs = self._meeting_chairs()
         self.speed = walk_speed
         self.standing = []         # (x, y, from, to) of pantry spots taken: bodies do not overlap
         self.start_date = start_date
@@ -129,11 +137,29 @@ class Behaviour:
         path.append((t2, b[0], b[1], posture_after, inside_after))
         return t2
 
+    def _meeting_chairs(self):
+        """Chairs round the table, in the order attendees take them: side by side round the
+        first ring, then the second; each inside the table's zone and clear of the desks."""
+        zone = self.room.zone_index(*self.table)
+        chairs = []
+        for radius in MEETING_RINGS_M:
+            n = int(2 * math.pi * radius / MEETING_CHAIR_M)
+            for j in range(n):
+                ang = 2 * math.pi * j / n
+                x, y = self.table[0] + radius * math.cos(ang), self.table[1] + radius * math.sin(ang)
+                if self.room.zone_index(x, y) == zone and \
+                        all(math.hypot(x - s.x, y - s.y) >= MEETING_CHAIR_M for s in self.seats):
+                    chairs.append((x, y))
+        return chairs
+
     def _free_spot(self, rng, t_from, t_to, tries=30):
         """A standing spot near the pantry at least PERSONAL_SPACE_M from anyone standing
-        there meanwhile, or None when it is full (the visit is skipped)."""
+        there meanwhile and a chair's width from the desks (the Pantry has two, whose
+        sitters stay), or None when it is full (the visit is skipped)."""
         for _ in range(tries):
             spot = (self.pantry[0] + rng.uniform(-0.6, 0.6), self.pantry[1] + rng.uniform(-0.6, 0.6))
+            if any(math.hypot(spot[0] - s.x, spot[1] - s.y) < MEETING_CHAIR_M for s in self.seats):
+                continue
             if all(math.hypot(spot[0] - x, spot[1] - y) >= PERSONAL_SPACE_M
                    for x, y, a, b in self.standing if a < t_to and t_from < b):
                 self.standing.append((spot[0], spot[1], t_from, t_to))
@@ -143,6 +169,7 @@ class Behaviour:
     def _plan_day(self, t0, p):
         rng = self.rng
         meeting = None
+        taken = 0                  # meeting chairs taken so far
         if rng.random() < p["meeting"]:
             start = t0 + 3600 * rng.uniform(10.5, 15.0)
             meeting = (start, start + 3600 * rng.uniform(0.5, 1.0))
@@ -162,8 +189,11 @@ class Behaviour:
             hours = (leave - t) / 3600
             for _ in range(rng.poisson(p["walks"] * max(hours, 0))):
                 events.append((rng.uniform(t, leave), "pantry", 60 * rng.uniform(2, 6)))
-            if meeting and meeting[0] > t + 60 and meeting[1] < leave - 60 and rng.random() < 0.8:
+            if meeting and meeting[0] > t + 60 and meeting[1] < leave - 60 and rng.random() < 0.8 \
+                    and taken < len(self.chairs):
                 events.append((meeting[0], "meeting", meeting[1] - meeting[0]))
+                chair = self.chairs[taken]
+                taken += 1
             events.sort()
             for when, kind, dur in events:
                 if when < t + 30 or when + dur > leave - 30:
@@ -180,8 +210,10 @@ class Behaviour:
                     if kind == "pantry":
                         posture = "standing"
                     else:
-                        ang = 2 * math.pi * (a / max(self.n_agents, 1)) + rng.uniform(-0.2, 0.2)
-                        spot = (self.table[0] + 0.8 * math.cos(ang), self.table[1] + 0.8 * math.sin(ang))
+                        # where in their chair: a few cm either way (the draw also keeps the
+                        # generator's sequence, and so every other plan, as it was)
+                        nudge = 0.1 * rng.uniform(-0.2, 0.2)
+                        spot = (chair[0] + nudge, chair[1] + nudge)
                         posture = "seated"
                     arrive_spot = self._walk(path, when, (seat.x, seat.y), spot, posture)
                     path.append((arrive_spot + dur, spot[0], spot[1], posture, True))
