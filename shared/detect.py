@@ -105,6 +105,7 @@ _PAD_COLS = const(34)
 _PAD_CELLS = const(884)          # 26 * 34
 _PAD_FIRST = const(35)           # padded index of pixel 0: one row and one column in
 # 8-connected neighbours are the padded offsets -35, -34, -33, -1, +1, +33, +34, +35.
+_AROUND = (-35, -34, -33, -1, 0, 1, 33, 34, 35)    # a pixel and its neighbours
 # Padded index -> pixel index (border cells map to 0; they are never labelled).
 _UNPAD = array("H", bytes(2 * _PAD_CELLS))
 for _p in range(PIXELS):
@@ -498,7 +499,8 @@ class Detector:
             if cd[i] > max_person:
                 found = True
                 pp = i + _PAD_FIRST + ((i >> 5) << 1)
-                for q in (pp - 35, pp - 34, pp - 33, pp - 1, pp, pp + 1, pp + 33, pp + 34, pp + 35):
+                for d in _AROUND:
+                    q = pp + d
                     if labels[q]:
                         labels[q] = 0
                         zone[_UNPAD[q]] = 1
