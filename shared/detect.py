@@ -522,12 +522,12 @@ class Detector:
     def _label(self, warm):
         # Seeds are the warm pixels in index order, so blobs come out in the order of
         # their first warm pixel (row-major), as the twin reports them (with a hot zone,
-        # people's groups first, then the hot objects'). Adds to grouped_pixels; returns
-        # the sum of the grouped pixels' readings. Groups grow over
-        # the warm and fringe pixels detect() marked (hysteresis): a head above a cold
-        # coat brings the coat along, while fringe pixels with no warm pixel among them
-        # are never a group. A pixel's weight is its excess over the background (pixels
-        # in a group are not learned).
+        # people's groups first, then the hot objects'). Groups grow over the warm and
+        # fringe pixels detect() marked (hysteresis): a head above a cold coat brings the
+        # coat along, while fringe pixels with no warm pixel among them are never a
+        # group. A pixel's weight is its excess over the background (pixels in a group
+        # are not learned). Adds to grouped_pixels; returns the sum of the readings of
+        # the pixels it grouped.
         labels = self._labels
         warm_list = self._warm
         stack = self._stack
