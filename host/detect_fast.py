@@ -190,7 +190,7 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
                 dc = (q & 31) - c
                 if q >= 0 and q < PIXELS and dc <= 1 and dc >= -1 and labels[q] != 0:
                     hot_zone[q] = 1
-    for grouping in range(2 if warm else 0):
+    for grouping in range((2 if hi > max_person else 1) if warm else 0):     # pass 1 only with a hot zone
         for seed in range(PIXELS):
             if labels[seed] != 1 or hot_zone[seed] != grouping:
                 continue

@@ -91,11 +91,13 @@ def make_seats(room, spacing_m=1.4, inset_m=0.6):
 PERSONAL_SPACE_M = 0.5
 # Meeting chairs stand this far apart round the Main Area table (a chair's width: seated
 # people, 0.54 m across in the renderer, side by side), on rings at these radii: the
-# table's edge, then a second row. None is nearer than that to a desk, whose sitter may
-# stay. Until session 19 attendees sat at an angle drawn from their agent number, and
-# two could sit 0.2 m apart (one body inside the other) for a whole meeting.
+# table's edge, then a second row. Until session 19 attendees sat at an angle drawn from
+# their agent number, and two could sit 0.2 m apart (one body inside the other) for a
+# whole meeting.
 MEETING_CHAIR_M = 0.6
 MEETING_RINGS_M = (0.8, 1.5)
+# No meeting chair or pantry visitor is nearer than this to a desk, whose sitter may stay.
+DESK_CLEARANCE_M = 0.6
 
 
 class Behaviour:
@@ -148,17 +150,17 @@ class Behaviour:
                 ang = 2 * math.pi * j / n
                 x, y = self.table[0] + radius * math.cos(ang), self.table[1] + radius * math.sin(ang)
                 if self.room.zone_index(x, y) == zone and \
-                        all(math.hypot(x - s.x, y - s.y) >= MEETING_CHAIR_M for s in self.seats):
+                        all(math.hypot(x - s.x, y - s.y) >= DESK_CLEARANCE_M for s in self.seats):
                     chairs.append((x, y))
         return chairs
 
     def _free_spot(self, rng, t_from, t_to, tries=30):
         """A standing spot near the pantry at least PERSONAL_SPACE_M from anyone standing
-        there meanwhile and a chair's width from the desks (the Pantry has two, whose
+        there meanwhile and DESK_CLEARANCE_M from the desks (the Pantry has two, whose
         sitters stay), or None when it is full (the visit is skipped)."""
         for _ in range(tries):
             spot = (self.pantry[0] + rng.uniform(-0.6, 0.6), self.pantry[1] + rng.uniform(-0.6, 0.6))
-            if any(math.hypot(spot[0] - s.x, spot[1] - s.y) < MEETING_CHAIR_M for s in self.seats):
+            if any(math.hypot(spot[0] - s.x, spot[1] - s.y) < DESK_CLEARANCE_M for s in self.seats):
                 continue
             if all(math.hypot(spot[0] - x, spot[1] - y) >= PERSONAL_SPACE_M
                    for x, y, a, b in self.standing if a < t_to and t_from < b):
@@ -210,8 +212,8 @@ class Behaviour:
                     if kind == "pantry":
                         posture = "standing"
                     else:
-                        # where in their chair: a few cm either way (the draw also keeps the
-                        # generator's sequence, and so every other plan, as it was)
+                        # where in their chair: a few cm either way (one draw per attendee,
+                        # as the old angle's jitter took: meetings draw what they drew)
                         nudge = 0.1 * rng.uniform(-0.2, 0.2)
                         spot = (chair[0] + nudge, chair[1] + nudge)
                         posture = "seated"
