@@ -3,12 +3,18 @@ rendered without noise (thermocc_tools.rendered_count), counted by both fusion m
 
     python3 benchmarks/bench_groups.py [--max-people 8] [--rotations 4] [--winter]
     python3 benchmarks/bench_groups.py --clothing
+    python3 benchmarks/bench_groups.py --person
 
 --winter renders everyone in winter clothing. --clothing prints what fusion.clothing_fill
 rests on: for clothing from a coat (0.25-0.3 of skin - air) to light (0.65), at three air
 temperatures, the pixels the detector's blobs hold over those the people's outlines cover
 (people alone anywhere, and groups at the table), relative to normal clothing (0.55), and
 the blobs' mean excess over their peak excess.
+
+--person prints what the one-person model (thermocc.camera: PERSON_RADIUS_M,
+PERSON_BOTTOM_M, PERSON_TOP_M) rests on: for people alone, seated and standing, at random
+places in the room, the detector's blob pixels over the model's pixels in each view that
+sees them, split into views where the person is whole and views the image border cuts.
 
 Layouts: evenly round the table (radius 0.8 m), and shoulder to shoulder on one side of
 it (0.55 m and 0.45 m apart, the tighter as the accuracy benchmark's meetings sit). Each
@@ -76,13 +82,27 @@ def clothing_fill_table():
                 k, a[0] / rows[NORMAL_K]["alone"][0], a[1], g[0] / rows[NORMAL_K]["group"][0], g[1]))
 
 
+def person_fit_table(places=120, seed=5):
+    """Blob pixels / model pixels of one person per view (RenderedCount.person_fill): 10th,
+    50th and 90th percentile by posture and by whether the image border cuts the blob."""
+    ratios = RenderedCount().person_fill(places, seed)
+    print("blob pixels / model pixels of one person, per view (10th, 50th, 90th percentile)")
+    for (posture, cut), r in sorted(ratios.items()):
+        print("  %-9s %-18s %4d views   %.2f  %.2f  %.2f" % (posture, "cut by the border" if cut else "whole in view",
+                                                            len(r), *np.percentile(r, [10, 50, 90])))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--max-people", type=int, default=8)
     ap.add_argument("--rotations", type=int, default=4)
     ap.add_argument("--winter", action="store_true", help="everyone in winter clothing")
     ap.add_argument("--clothing", action="store_true", help="the calibration of fusion.clothing_fill")
+    ap.add_argument("--person", action="store_true", help="the fit of the one-person model")
     a = ap.parse_args(argv)
+    if a.person:
+        person_fit_table()
+        return
     if a.clothing:
         clothing_fill_table()
         return

@@ -42,6 +42,31 @@ class RenderedCount:
             out.append(observations_from_stats("n", "c", [1], [0], stats, summary, temps[k][None])[0])
         return out
 
+    def person_fill(self, places=40, seed=5):
+        """How the one-person model (thermocc.camera: PERSON_RADIUS_M, PERSON_BOTTOM_M,
+        PERSON_TOP_M) fits: for people alone at random places, seated and standing, the
+        detector's blob pixels over the model's pixels (CameraModel.group_area_px) in each
+        view that sees them. Returns {(posture, cut): [ratio per view]}, cut True where the
+        image border cuts the blob."""
+        from thermocc.camera import COLS, ROWS
+        x0, y0, x1, y1 = self.room.bounds
+        rng = np.random.default_rng(seed)
+        ratios = {}
+        for posture in ("seated", "standing"):
+            for _ in range(places):
+                x, y = rng.uniform([x0 + 0.8, y0 + 0.8], [x1 - 0.8, y1 - 0.8])
+                if not self.room.contains(x, y):
+                    continue
+                for cam, obs in enumerate(self.observations([(x, y, posture)])):
+                    blobs = obs.people()
+                    model = self.fusion.models[cam].group_area_px([(x, y)])
+                    if not len(blobs) or model < 1:
+                        continue
+                    cut = bool(blobs[:, 4].min() <= 0 or blobs[:, 5].min() <= 0 or blobs[:, 6].max() >= COLS - 1
+                               or blobs[:, 7].max() >= ROWS - 1)
+                    ratios.setdefault((posture, cut), []).append(float(blobs[:, 3].sum() / model))
+        return ratios
+
     def people(self, people, monitors=()):
         """[(mode, fused people (k, 2))] for people [(x, y, posture)] and monitors [(x, y)] that are on."""
         from thermocc.pipeline import person_pixels
