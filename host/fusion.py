@@ -259,7 +259,7 @@ STEP_FILL = 0.5
 # without it, 10 with it; the accuracy benchmark's counts are the same either way.)
 MIN_PERSON_GAIN = 0.25
 # A blob only one camera can see (sole view) holding SOLE_FILL of what two people on the
-# ring would cover counts two (more than two need all of their ring's pixels). In the
+# ring would cover counts two (more than two: the nearer count, STEP_FILL). In the
 # accuracy benchmark's runs the blobs of Pantry pairs (one camera sees the Pantry) held
 # 0.95-1.2 of two people's ring pixels, 17 of 61 of them under 1.0 (one too few for minutes:
 # a pixel or two short), while no blob of one person held more than 0.80 of it (28 900
