@@ -245,8 +245,9 @@ MAX_GROUP = 20
 # than it shows. Pixels cannot tell the two apart: rendered without noise at the example
 # room's table (benchmarks/bench_groups.py, eight turns), arcs count people 0.55 m apart
 # exactly more often (0.75 -> 0.81 of layouts) and people evenly round it less (0.64 ->
-# 0.58); the accuracy benchmark's meetings, who take neighbouring chairs 0.6 m apart, went
-# 0.915 -> 0.926 exact pooled (default seeds) and 0.907 -> 0.915 (seed 57).
+# 0.58); with the accuracy benchmark's meetings, who take neighbouring chairs 0.6 m apart,
+# its runs replayed in blob mode went 0.915 -> 0.926 exact pooled (default seeds) and
+# 0.907 -> 0.915 (seed 57).
 ARC_FACINGS = 4
 # Counting m + 1 takes the pixels past STEP_FILL of the way from m people's to m + 1's: the
 # nearer count. (Needing all of m + 1's, the count was one short whenever a group's blobs
@@ -275,13 +276,13 @@ SOLE_FILL = 0.85
 # 0.71-0.87). Measured again with the person model grown to the floor: 0.80-0.83 (alone
 # 0.76-0.87); 0.79 is kept, since groups in coats still count short of the same groups in
 # normal clothing (tests/test_simulated_room.py). A cluster's mean excess over its peak
-# (the face) tells how warm the clothing reads: 0.39-0.44 in coats on the accuracy benchmark's noisy frames, 0.47 and up in
-# normal clothing (groups 0.53 and up). Below COLD_CLOTHING_W its blobs' pixels count
-# 1 / COLD_CLOTHING_FILL times, ramping to as they are at NORMAL_CLOTHING_W: without it a
-# winter meeting of six was sized four. Frame mode corrects the detector blobs its
-# detections hold, each by its own ratio, and those pixels only (its own groups, grown
-# against the ambient, hold more pixels: correcting those too over-counted the week's
-# meetings).
+# (the face) tells how warm the clothing reads: 0.39-0.44 in coats on the accuracy
+# benchmark's noisy frames, 0.47 and up in normal clothing (groups 0.53 and up). Below
+# COLD_CLOTHING_W its blobs' pixels count 1 / COLD_CLOTHING_FILL times, ramping to as they
+# are at NORMAL_CLOTHING_W: without it a winter meeting of six was sized four. Frame mode
+# corrects the detector blobs its detections hold, each by its own ratio, and those pixels
+# only (its own groups, grown against the ambient, hold more pixels: correcting those too
+# over-counted the week's meetings).
 COLD_CLOTHING_W = 0.45
 NORMAL_CLOTHING_W = 0.55
 COLD_CLOTHING_FILL = 0.79
@@ -429,7 +430,8 @@ class BlobFusion:
                 self._areas.clear()
             x, y, spread = key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, key[4] * AREA_CELL_M
             if m > 2:       # side by side round a circle, facing any way (ARC_FACINGS)
-                area = np.mean([self.models[cam].group_area_px(group_ring(x, y, m, spread, 2 * math.pi * f / ARC_FACINGS))
+                model = self.models[cam]
+                area = np.mean([model.group_area_px(group_ring(x, y, m, spread, 2 * math.pi * f / ARC_FACINGS))
                                 for f in range(ARC_FACINGS)])
             else:           # two people: the blobs' spread is the gap between them
                 area = self.models[cam].group_area_px(group_ring(x, y, m, spread))
