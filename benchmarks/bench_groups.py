@@ -17,7 +17,7 @@ places in the room, the detector's blob pixels over the model's pixels in each v
 sees them, split into views where the person is whole and views the image border cuts.
 
 Layouts: evenly round the table (radius 0.8 m), and shoulder to shoulder on one side of
-it (0.55 m and 0.45 m apart, the tighter as the accuracy benchmark's meetings sit). Each
+it (0.55 m apart, about as the accuracy benchmark's meeting chairs stand, and 0.45 m). Each
 layout is turned to several angles; the table prints the counts of every turn beside the
 true number, and the share counted exactly. Where pixels cannot tell m people spread out
 from more people packed close, this is where it shows (docs/host.md).
