@@ -87,11 +87,12 @@ class Node:
         self.topic_logs = wire.node_topic(*(base + ("logs",)))
 
         self.cameras = []
+        work = det.WorkBuffers()        # one frame is detected at a time: the cameras share them
         for i, cam_cfg in enumerate(cfg["cameras"]):
             d = cfg["detection"]
             detector = det.Detector(cam_cfg["threshold_c"], cam_cfg["min_pixels"], cam_cfg["max_person_c"],
                                     det.mask_from_rects(cam_cfg["mask"]) if camera_ok[i] else None,
-                                    d["background_s"], d["max_blobs"], d["contrast"])
+                                    d["background_s"], d["max_blobs"], d["contrast"], work=work)
             slot = CameraSlot(i, cam_cfg, drivers[i] if camera_ok[i] and i < len(drivers) else None, detector)
             slot.topic_blobs = wire.camera_topic(*(base + (slot.id, "blobs")))
             slot.topic_snapshot = wire.camera_topic(*(base + (slot.id, "snapshot")))

@@ -25,6 +25,7 @@ CD_MIN = ref.CD_MIN
 CD_MAX = ref.CD_MAX
 MASKED_BG = ref._MASKED_BG
 FOLLOW_STEP_MS = ref.FOLLOW_STEP_MS
+RECENT_HIGH_MS = ref.RECENT_HIGH_MS
 # The shared detector labels on a padded grid; the twin checks edges instead. Both give
 # the same groups (8-connected) and, seeding in pixel order, the same blob order.
 NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
@@ -133,8 +134,95 @@ def _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, s
 
 
 @njit(cache=True)
-def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled, sampled,
-                threshold, shift, min_pixels, max_person, max_blobs, hist, excess, labels, hot_zone, stack, stats, summary):
+def _free_stranded(bg, high, held, mask, level, fringe, threshold, shift, min_pixels, labels, stack, members):
+    """Step 8 of the shared detector (Detector._free_stranded and _island); returns the
+    islands freed. labels: 1 raised and in no group, 2 in the island being looked at, 3
+    round it."""
+    labels[:] = 0
+    raised = level + fringe
+    found = 0
+    for i in range(PIXELS):
+        if mask[i]:
+            continue
+        b = bg[i] >> BG_FRAC
+        h = high[i]
+        high[i] = b if b >= h else h + ((b - h) >> shift)
+        if b > raised and not held[i]:
+            labels[i] = 1
+            found += 1
+    if found < min_pixels:
+        return 0
+    freed = 0
+    warm = level + threshold
+    for seed in range(PIXELS):
+        if labels[seed] != 1:
+            continue
+        labels[seed] = 2
+        stack[0] = seed
+        top = 1
+        n = 0
+        border = False
+        core = 0
+        while top:
+            top -= 1
+            p = stack[top]
+            members[n] = p
+            n += 1
+            r = p >> 5
+            c = p & 31
+            if r == 0 or r == ROWS - 1 or c == 0 or c == COLS - 1:
+                border = True
+            b = bg[p] >> BG_FRAC
+            if b > warm and high[p] - b <= fringe:
+                core += 1
+            for d in NEIGHBOURS:
+                q = p + d
+                if q < 0 or q >= PIXELS or labels[q] != 1:
+                    continue
+                dc = (q & 31) - c
+                if dc > 1 or dc < -1:
+                    continue
+                labels[q] = 2
+                stack[top] = q
+                top += 1
+        if border or core == 0 or n < min_pixels:
+            continue
+        around = 0
+        fallen = 0
+        total = 0
+        for k in range(n):
+            p = members[k]      # not on the border: its neighbours are all in the image
+            for d in NEIGHBOURS:
+                q = p + d
+                if labels[q] != 0 or held[q] or mask[q]:
+                    continue
+                labels[q] = 3
+                b = bg[q]
+                total += b
+                around += 1
+                if high[q] - (b >> BG_FRAC) > fringe:
+                    fallen += 1
+        for k in range(n):
+            p = members[k]
+            for d in NEIGHBOURS:
+                if labels[p + d] == 3:
+                    labels[p + d] = 0
+        if around == 0 or 3 * fallen < 2 * around:
+            continue
+        floor = total // around
+        for k in range(n):
+            p = members[k]
+            bg[p] = floor
+            high[p] = floor >> BG_FRAC
+        freed += 1
+    return freed
+
+
+@njit(cache=True)
+def _detect_one(frame, cd, bg, held, mask, first_excess, high, follow_shift, high_shift, masked, unmasked,
+                masked_sampled, sampled, threshold, shift, min_pixels, max_person, max_blobs, hist, excess, labels,
+                hot_zone, stack, stats, summary):
+    """Returns the stranded islands freed (step 8)."""
     offset = _convert_and_offset(frame, cd, bg, masked_sampled, sampled, hist)
     fringe = threshold // 2
     release = threshold // 3        # the fringe of a pixel that was in a group last frame
@@ -271,8 +359,6 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
         if labels[i] == 3:
             b = bg[i]
             bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
-    if follow_shift >= 0:
-        _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, follow_shift)
     for i in masked:
         total -= cd[i]
     quiet = unmasked - grouped
@@ -282,13 +368,20 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, follow_shift, masked, u
     summary[HOT] = hot
     summary[SMALL] = small
     summary[OVERFLOW] = overflow
+    if follow_shift < 0:
+        return 0
+    _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, follow_shift)
+    # the label and stack buffers are free again; excess is reused for the island's pixels
+    return _free_stranded(bg, high, held, mask, summary[AMBIENT] - offset, fringe, threshold, high_shift,
+                          min_pixels, labels, stack, excess)
 
 
 @njit(cache=True)
-def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmasked, masked_sampled, sampled, threshold,
-                   contrast_pct, seen, background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats, summary):
+def _detect_frames(frames, bg, held, mask, first_excess, high, primed, masked, unmasked, masked_sampled, sampled,
+                   threshold, contrast_pct, seen, background_ms, elapsed_ms, min_pixels, max_person, max_blobs, stats,
+                   summary):
     """seen: [frames detected so far, ambient of the last one (the primed level before the
-    first), ms since the last step-7 pass], carried between calls;
+    first), ms since the last step-7 and 8 pass, stranded islands freed], carried between calls;
     elapsed_ms: per frame, the time since the camera's last frame."""
     hist = np.zeros(HIST_BINS, np.int64)
     cd = np.zeros(PIXELS, np.int64)
@@ -301,6 +394,7 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
             seen[1] = _prime(frames[f], cd, bg, masked, unmasked, masked_sampled, sampled, hist)   # ambient
             held[:] = 0
             first_excess[:] = 0
+            high[:] = seen[1]
             seen[2] = 0
             primed = True
         used = _contrast_threshold(threshold, contrast_pct, seen[1])
@@ -308,12 +402,14 @@ def _detect_frames(frames, bg, held, mask, first_excess, primed, masked, unmaske
         if elapsed_ms[f] > 0:
             seen[2] += elapsed_ms[f]
         follow_shift = -1
+        high_shift = -1
         if seen[2] >= FOLLOW_STEP_MS:
             follow_shift = _learning_shift(background_ms, seen[2])
+            high_shift = _learning_shift(RECENT_HIGH_MS, seen[2])
             seen[2] = 0
-        _detect_one(frames[f], cd, bg, held, mask, first_excess, follow_shift, masked, unmasked, masked_sampled,
-                    sampled, used, shift, min_pixels, max_person, max_blobs, hist, excess, labels, hot_zone, stack, stats[f],
-                    summary[f])
+        seen[3] += _detect_one(frames[f], cd, bg, held, mask, first_excess, high, follow_shift, high_shift, masked,
+                               unmasked, masked_sampled, sampled, used, shift, min_pixels, max_person, max_blobs, hist,
+                               excess, labels, hot_zone, stack, stats[f], summary[f])
         seen[0] += 1
         seen[1] = summary[f, AMBIENT]
     return primed
@@ -336,7 +432,7 @@ class FastDetector:
                                frame_ms)
         self.threshold_cd = checked.threshold_cd
         self.contrast_pct = checked.contrast_pct
-        self.seen = np.zeros(3, np.int64)
+        self.seen = np.zeros(4, np.int64)
         self.min_pixels = checked.min_pixels
         self.max_person_cd = checked.max_person_cd
         self.background_ms = checked.background_ms
@@ -352,7 +448,13 @@ class FastDetector:
         self.background[self.masked] = MASKED_BG
         self.held = np.zeros(PIXELS, np.uint8)    # pixels in a group last frame
         self.first_excess = np.zeros(PIXELS, np.int64)   # step 7: 0 while in no group
+        self.recent_high = np.zeros(PIXELS, np.int64)    # step 8: centi-degrees
         self.primed = False
+
+    @property
+    def freed_islands(self):
+        """Stranded warm islands freed so far (the shared detector's freed_islands)."""
+        return int(self.seen[3])
 
     def detect_frames(self, frames, times_ms=None):
         frames = np.ascontiguousarray(frames, dtype=np.float32).reshape(-1, PIXELS)
@@ -366,7 +468,8 @@ class FastDetector:
             self.last_t_ms = int(times[-1])
         stats = np.zeros((n, self.max_blobs, STAT_FIELDS), np.float32)
         summary = np.zeros((n, SUMMARY_FIELDS), np.int64)
-        self.primed = _detect_frames(frames, self.background, self.held, self.mask, self.first_excess, self.primed,
+        self.primed = _detect_frames(frames, self.background, self.held, self.mask, self.first_excess,
+                                     self.recent_high, self.primed,
                                      self.masked, self.unmasked, self.masked_sampled, self.sampled, self.threshold_cd,
                                      self.contrast_pct, self.seen, self.background_ms, elapsed,
                                      self.min_pixels, self.max_person_cd, self.max_blobs, stats, summary)

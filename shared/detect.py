@@ -49,6 +49,16 @@
 #    warms with the sun, the person it half shows does not: without this the pixel
 #    reads the floor's warming as excess, and when its person leaves it stays a warm
 #    ghost of them until the sun moves on.
+# 8. At the same passes, a stranded warm island is freed: 8-connected pixels in no group
+#    whose background is over the room's by more than the fringe, at least one of them
+#    over it by the threshold and not fallen since (its recent high, a memory of about an
+#    hour, is within the fringe of it), not touching the image border, of min_pixels or
+#    more, where at least two thirds of the pixels round it (in no group, unmasked) have
+#    fallen by more than the fringe from their recent high. Its background is set to the
+#    mean of theirs. This is someone who sat down on floor the sun had warmed to their own
+#    temperature (learned at once: they read as the floor did), and stays as warm when
+#    the sun moves on while the floor round them cools. A sun patch that moves on has
+#    floor round it the sun has not reached yet; one the image border cuts hides that side.
 # The first frame primes B flat at its own median, so people present at power-up are
 # still found, and the wall/vignetting pattern is learned within a few time constants.
 from array import array
@@ -96,8 +106,13 @@ _NOT_BIN = const(-512)        # bits set when a bin index is outside 0..HIST_BIN
 # so they are never warm and always land in histogram bin 0.
 _MASKED_BG = const(25600000)    # 100000 centi-degrees << BG_FRAC
 
-# How often (ms of room time) pixels held in a group follow the warming round them (step 7).
+# How often (ms of room time) pixels held in a group follow the warming round them (step 7)
+# and stranded warm islands are freed (step 8).
 FOLLOW_STEP_MS = const(16000)
+# Step 8's memory of each pixel's recent high background: it falls back towards the
+# background with this time constant (ms of room time; about an hour in power-of-two
+# steps), so floor the sun left within the last hour or two counts as fallen.
+RECENT_HIGH_MS = const(7200000)
 
 # Labels live on a grid padded by one cell all round (26 x 34), so the 8 neighbours of
 # any pixel are plain index offsets with no edge tests; the border is never warm.
@@ -115,6 +130,8 @@ _LABELS_ZERO = bytes(_PAD_CELLS)                  # to clear buffers without a l
 _HELD_ZERO = bytes(PIXELS)
 _HIST_ZERO = array("H", bytes(2 * HIST_BINS))
 _UNSEEN = const(1)   # labels: warm or fringe pixel not yet in a blob (0 once taken)
+_ISLAND = const(2)   # step 8's labels: in the island being looked at
+_AROUND_ISLAND = const(3)   # and round it (counted once)
 
 
 # People read between the air and skin temperature: clothing shows about half of the
@@ -194,9 +211,25 @@ def _check_range(name, value, lo, hi, integer=False):
     return value
 
 
+class WorkBuffers:
+    """The buffers one frame's detection works in (7.1 KB), nothing in them carried to the
+    next frame. Detectors given the same WorkBuffers share them: a board detects one frame
+    at a time, so its cameras need one set (device/node.py). Such detectors must not run
+    detect() at the same time (threads), and one's cd is the last frame any of them saw."""
+
+    def __init__(self):
+        self.cd = array("h", bytes(2 * PIXELS))            # a frame in centi-degrees
+        self.warm = array("H", bytes(2 * PIXELS))          # its warm pixels from the start,
+        # its fringe pixels from the end (together at most PIXELS); step 8's island
+        self.labels = bytearray(_PAD_CELLS)                # padded grid, see _PAD_COLS
+        self.hot_zone = bytearray(PIXELS)                  # 1: hot or beside a hot pixel (step 5)
+        self.stack = array("H", bytes(2 * PIXELS))         # padded indices
+        self.hist = array("H", bytes(2 * HIST_BINS))
+
+
 class Detector:
     def __init__(self, threshold_c=5.0, min_pixels=5, max_person_c=40.0, mask=None,
-                 background_s=32, max_blobs=24, contrast=0.45, frame_ms=250):
+                 background_s=32, max_blobs=24, contrast=0.45, frame_ms=250, work=None):
         # contrast: the warm-room rule's share of (skin - ambient); 0 turns it off.
         self.contrast_pct = int(round(100 * _check_range("contrast", contrast, 0, 1)))
         self.min_pixels = _check_range("min_pixels", min_pixels, 1, PIXELS, True)
@@ -221,19 +254,24 @@ class Detector:
         for i in self.masked:
             self.background[i] = _MASKED_BG
         self.primed = False
-        # Work buffers, allocated once.
-        self.cd = array("h", bytes(2 * PIXELS))            # this frame in centi-degrees
-        self._warm = array("H", bytes(2 * PIXELS))         # this frame's warm pixels from the
-        # start, its fringe pixels from the end (together at most PIXELS)
-        self._labels = bytearray(_PAD_CELLS)               # padded grid, see _PAD_COLS
+        # Work buffers: this detector's own, or shared with the board's other cameras.
+        if work is None:
+            work = WorkBuffers()
+        self.cd = work.cd                                  # this frame in centi-degrees
+        self._warm = work.warm
+        self._labels = work.labels
+        self._hot_zone = work.hot_zone
+        self._stack = work.stack
+        self._hist = work.hist
+        # Carried from frame to frame.
         self._held = bytearray(PIXELS)                     # 1: in a group last frame (step 6)
-        self._hot_zone = bytearray(PIXELS)                 # 1: hot or beside a hot pixel (step 5)
         # step 7: a held pixel's excess (centi-degrees) at the first pass it was in a group;
         # 0 while it is in none (a grouped pixel's excess is at least the release level)
         self._first_excess = array("h", bytes(2 * PIXELS))
         self._since_follow_ms = 0
-        self._stack = array("H", bytes(2 * PIXELS))        # padded indices
-        self._hist = array("H", bytes(2 * HIST_BINS))
+        # step 8: each pixel's recent high background (centi-degrees)
+        self._recent_high = array("h", bytes(2 * PIXELS))
+        self.freed_islands = 0     # stranded warm islands freed since start (step 8)
         self.stats = array("f", bytes(4 * STAT_FIELDS * self.max_blobs))
         self.set_threshold(threshold_c)
         # Results of the last frame.
@@ -344,8 +382,10 @@ class Detector:
         self.ambient_cd = level
         self._held[0:PIXELS] = _HELD_ZERO
         first = self._first_excess
+        high = self._recent_high
         for i in range(PIXELS):
             first[i] = 0
+            high[i] = level
         self._since_follow_ms = 0
         self.primed = True
 
@@ -434,16 +474,18 @@ class Detector:
                 if labels[i + _PAD_FIRST + ((i >> 5) << 1)]:
                     b = bg[i]
                     bg[i] = b + (((cd[i] << BG_FRAC) - b) >> slow)
+        for i in self.masked:
+            total -= cd[i]
+        quiet = self.unmasked - self.grouped_pixels
+        self.ambient_cd = (total - grouped_total) // quiet if quiet > 0 else 0
         if elapsed_ms > 0:
             self._since_follow_ms += elapsed_ms
         if self._since_follow_ms >= FOLLOW_STEP_MS:
             self._follow_warming(offset, fringe, release,
                                  learning_shift(self.background_ms, self._since_follow_ms))
+            self._free_stranded(self.ambient_cd - offset, fringe, threshold,
+                                learning_shift(RECENT_HIGH_MS, self._since_follow_ms))
             self._since_follow_ms = 0
-        for i in self.masked:
-            total -= cd[i]
-        quiet = self.unmasked - self.grouped_pixels
-        self.ambient_cd = (total - grouped_total) // quiet if quiet > 0 else 0
         self.frames += 1
         return self.count
 
@@ -483,6 +525,108 @@ class Detector:
                 if target > b:
                     b += (target - b) >> shift
                     bg[i] = b if b < around else around
+
+    def _free_stranded(self, level, fringe, threshold, shift):
+        # Step 8. level: the room's background now (the ambient less the offset). Updates
+        # every pixel's recent high, marks the raised pixels in no group on the label grid
+        # (free until the next frame) and looks at each island they make.
+        bg = self.background
+        high = self._recent_high
+        held = self._held
+        mask = self.mask
+        labels = self._labels
+        labels[0:_PAD_CELLS] = _LABELS_ZERO
+        raised = level + fringe
+        found = 0
+        for i in range(PIXELS):
+            if mask[i]:
+                continue
+            b = bg[i] >> BG_FRAC
+            h = high[i]
+            high[i] = b if b >= h else h + ((b - h) >> shift)
+            if b > raised and not held[i]:
+                labels[i + _PAD_FIRST + ((i >> 5) << 1)] = _UNSEEN
+                found += 1
+        if found < self.min_pixels:
+            return
+        for i in range(PIXELS):
+            if labels[i + _PAD_FIRST + ((i >> 5) << 1)] == _UNSEEN:
+                self._island(i, level, fringe, threshold)
+
+    def _island(self, seed, level, fringe, threshold):
+        # One island of step 8, from its first pixel: gathered by flood fill into _warm
+        # (free until the next frame), then the pixels round it are counted once each
+        # (marked, then unmarked: another island may share them).
+        labels = self._labels
+        stack = self._stack
+        members = self._warm
+        bg = self.background
+        high = self._recent_high
+        held = self._held
+        mask = self.mask
+        unpad = _UNPAD
+        q = seed + _PAD_FIRST + ((seed >> 5) << 1)
+        labels[q] = _ISLAND
+        stack[0] = q
+        top = 1
+        n = 0
+        border = False
+        core = 0
+        warm = level + threshold
+        while top:
+            top -= 1
+            pp = stack[top]
+            members[n] = pp
+            n += 1
+            p = unpad[pp]
+            r = p >> 5
+            c = p & 31
+            if r == 0 or r == ROWS - 1 or c == 0 or c == COLS - 1:
+                border = True
+            b = bg[p] >> BG_FRAC
+            if b > warm and high[p] - b <= fringe:
+                core += 1
+            for d in _AROUND:
+                q = pp + d
+                if labels[q] == _UNSEEN:
+                    labels[q] = _ISLAND
+                    stack[top] = q
+                    top += 1
+        # the border cuts off what is round it; pixels round a border-free island are all
+        # in the image
+        if border or not core or n < self.min_pixels:
+            return
+        around = 0
+        fallen = 0
+        total = 0
+        for k in range(n):
+            pp = members[k]
+            for d in _AROUND:
+                q = pp + d
+                if labels[q]:
+                    continue
+                p = unpad[q]
+                if held[p] or mask[p]:
+                    continue
+                labels[q] = _AROUND_ISLAND
+                b = bg[p]
+                total += b
+                around += 1
+                if high[p] - (b >> BG_FRAC) > fringe:
+                    fallen += 1
+        for k in range(n):
+            pp = members[k]
+            for d in _AROUND:
+                if labels[pp + d] == _AROUND_ISLAND:
+                    labels[pp + d] = 0
+        if not around or 3 * fallen < 2 * around:
+            return
+        floor = total // around
+        for k in range(n):
+            p = unpad[members[k]]
+            bg[p] = floor
+            high[p] = floor >> BG_FRAC
+        self.freed_islands += 1
 
     def _set_hot_zone(self, warm):
         # Hot pixels (warm, above max_person) and the warm or fringe pixels round them are

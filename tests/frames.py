@@ -116,3 +116,33 @@ def sun_round_a_sitter(leaves=True):
             f[core] = air
             frames.append(f)
     return [f.ravel().astype(np.float32) for f in frames]
+
+
+def sun_past_a_hidden_sitter(sitter=True):
+    """One frame every 30 s: a sun patch (rows 6-17, +7 C with 4-column ramps the background
+    learns, 1.75 C a step) crosses the view from the right border to the left, one column a
+    frame. While it covers columns 13-17, someone sits at rows 10-12, columns 14-16 reading
+    air + 7 C, as warm as the sunlit floor: they read as the floor did. They stay, in the
+    shade of themselves, while the patch moves on and the floor round them cools, and for 20
+    frames after it has left. Returns (frames, index of the first frame with the sitter)."""
+    air, sun, width, ramp = 22.0, 7.0, 8, 4
+    cols = np.arange(COLS)
+    frames = [np.full((ROWS, COLS), air) for _ in range(2)]
+    sat = None
+    for left in range(COLS, -width - 2 * ramp - 1, -1):
+        # full strength from left + ramp to left + ramp + width, ramps either side
+        rise = np.clip((cols - left + 1) / ramp, 0, 1)
+        fall = np.clip((left + 2 * ramp + width - cols) / ramp, 0, 1)
+        f = np.full((ROWS, COLS), air)
+        f[6:18] += sun * np.minimum(rise, fall)
+        if sitter and sat is None and (f[9:14, 13:18] == air + sun).all():
+            sat = len(frames)
+        if sitter and sat is not None:
+            f[10:13, 14:17] = air + sun
+        frames.append(f)
+    for _ in range(20):
+        f = np.full((ROWS, COLS), air)
+        if sitter:
+            f[10:13, 14:17] = air + sun
+        frames.append(f)
+    return [f.ravel().astype(np.float32) for f in frames], sat
