@@ -56,7 +56,9 @@ from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_ta
                             settle_s)
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import simulate_files           # noqa: E402
+from thermocc_tools.occupancy_sim import Behaviour            # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
+from thermocc_tools.visibility import MIN_PIXELS, Visibility, nearest_agent   # noqa: E402
 
 TARGETS = {"exact_count_rate": (">=", 0.985), "count_mae": ("<=", 0.02), "presence_f1": (">=", 0.995),
            "position_error_mean_m": ("<=", 0.25)}
@@ -239,10 +241,12 @@ def why(res):
 SUN_MARGIN_M = 0.3
 
 
-def causes(settings, start_hour, hours, res):
+def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s):
     """What the room's geometry says about a scenario's errors (computed, not asserted), for
     the causes its score res found: floor no working camera sees (people missed out of
-    view), and how many cameras see the sun patch (ghosts: extra people with nobody near)."""
+    view), people missed alone whom no detector could have seen (tools/visibility.py), and
+    how many cameras see the sun patch (ghosts: extra people with nobody near). behaviour,
+    seed (Monday's) and frame_interval_s: the scenario's simulation, to render it again."""
     from thermocc.camera import CameraModel, coverage
     from thermocc.room import point_in_polygon
     from thermocc_tools.thermal_render import RoomRenderer
@@ -250,6 +254,12 @@ def causes(settings, start_hour, hours, res):
     working = [k for k in range(len(room.cameras)) if k not in settings.offline_cameras]
     notes = []
     found = res.get("error_causes", {})
+    unseen, looked = unseen_ticks(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working,
+                                  [e for e in res.get("episodes", []) if e["cause"] == "missed, alone"])
+    if looked:
+        notes.append("%d of the %d missed-alone ticks listed are people no detector could have seen: in no working "
+                     "camera do they raise %d pixels by half the warm threshold and one by all of it over the room "
+                     "rendered without them (tools/visibility.py)" % (unseen, looked, MIN_PIXELS))
     if settings.offline_cameras and found.get("missed, out of view"):
         xs, ys, seen, _ = coverage(room)
         gx, gy = np.meshgrid(xs, ys)
@@ -316,6 +326,31 @@ def causes(settings, start_hour, hours, res):
     return notes
 
 
+def unseen_ticks(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working, episodes):
+    """(ticks on which the person missed could not have been seen, ticks looked at) over the
+    episodes of people missed alone: the agent nearest the episode's place at its start, at
+    the simulation's frame times from its start to its end."""
+    unseen = looked = 0
+    for e in episodes:
+        start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
+        date = start.date()
+        day = Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
+                        seed=seed + (date - MONDAY).days, scenario=behaviour)
+        midnight = dt.datetime.combine(date, dt.time())
+        t, t_end = ((v - midnight).total_seconds() for v in (start, end))
+        agent = nearest_agent(day, t, e["x"], e["y"])
+        if agent is None:
+            continue
+        vis = Visibility(room, settings, day, agent, start_hour * 3600, frame_interval_s, working)
+        while t <= t_end + 1e-6:
+            seen = vis.seen(t)
+            if seen is not None:
+                looked += 1
+                unseen += not seen
+            t += frame_interval_s
+    return unseen, looked
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one hour per scenario, one day for the week")
@@ -352,7 +387,7 @@ def main(argv=None):
                                                     frame_interval_s=a.frame_interval_s, raw_every=1))
             per_day.append(run_variants(data, work, settings.offline_cameras))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
-        notes[name] = causes(settings, start_hour, hours, table[name]["blob"])
+        notes[name] = causes(settings, start_hour, hours, table[name]["blob"], behaviour, a.seed, a.frame_interval_s)
         print("\n== %s (%d ticks scored, %.0f s so far)" % (name, table[name]["blob"]["ticks_scored"],
                                                              time.monotonic() - started))
         print(format_table(table[name]))

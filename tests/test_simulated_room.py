@@ -326,7 +326,7 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
                 "cause": cause, "zone": "", "x": float(x), "y": float(y)}
 
     def notes(*episodes):
-        return ba.causes(settings, 12, 5, {"error_causes": {}, "episodes": list(episodes)})
+        return ba.causes(settings, 12, 5, {"error_causes": {}, "episodes": list(episodes)}, "normal", 11, 30.0)
 
     assert any("ghost ticks" in n for n in notes(episode("extra, alone", *ghost)))
     assert notes(episode("extra, alone", *ghost, start="10:00:00", end="10:20:00")) == []     # before the sun
@@ -339,6 +339,38 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     assert notes(episode("extra, alone", *far)) == []
     assert any("missed ticks" in n for n in notes(episode("missed, alone", *lit)))
     assert notes(episode("missed, in a group", *lit)) == []
+
+
+class _Sitter:
+    """A behaviour of one agent (0) seated at (x, y) from since_s on."""
+
+    def __init__(self, x, y, since_s):
+        self.x, self.y, self.since_s = x, y, since_s
+
+    def positions(self, t_s):
+        return [(0, self.x, self.y, "seated", ROOM.zone_index(self.x, self.y))] if t_s >= self.since_s else []
+
+    def monitors_on(self, t_s):
+        return []
+
+
+def test_someone_who_sits_down_as_warm_as_the_sunlit_floor_could_not_be_seen_until_it_cools():
+    """tools/visibility.py, which the accuracy benchmark asks about the people its runs
+    missed: someone who sits down at 12:39 where the sun has warmed the floor to their
+    clothing's temperature changes too few pixels for any detector, against the room without
+    them; without the sun, or once the patch has moved on, they are plain to see."""
+    from thermocc_tools.visibility import Visibility, nearest_agent
+    arrive = 12 * 3600 + 39 * 60
+    sitter = _Sitter(9.6, 0.6, arrive)
+    assert nearest_agent(sitter, arrive, 9.9, 0.9) == 0 and nearest_agent(sitter, arrive - 30, 9.6, 0.6) is None
+    sun = Visibility(ROOM, RenderSettings(), sitter, 0, 12 * 3600, 30.0)
+    assert sun.seen(arrive - 30) is None                      # not there yet
+    assert sun.seen(arrive + 60) is False
+    half, whole = max(sun.change(arrive + 90), key=lambda c: c[0])
+    assert 0 < half < 5                                       # their head and a sliver: too few pixels
+    assert sun.seen(13 * 3600 + 40 * 60) is True              # the patch has moved on
+    shade = Visibility(ROOM, RenderSettings(sun=False), sitter, 0, 12 * 3600, 30.0)
+    assert shade.seen(arrive + 60) is True
 
 
 def test_accuracy_benchmark_reuses_a_simulation_only_if_made_with_the_same_parameters(tmp_path):
