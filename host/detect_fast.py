@@ -30,6 +30,14 @@ RECENT_HIGH_MS = ref.RECENT_HIGH_MS
 # the same groups (8-connected) and, seeding in pixel order, the same blob order.
 NEIGHBOURS = np.array((-33, -32, -31, -1, 1, 31, 32, 33), np.int64)
 
+@njit(cache=True, inline="always")
+def _beside(p, q):
+    """Whether q (p plus one of NEIGHBOURS) is one of p's 8 neighbours in the image: not
+    above its top row or below its bottom one, not wrapped round to the other end of a row."""
+    dc = (q & 31) - (p & 31)
+    return 0 <= q < PIXELS and -1 <= dc <= 1
+
+
 # The warm-room rule and the learning step are the shared functions themselves, compiled:
 # one implementation.
 _contrast_threshold = njit(cache=True)(ref.contrast_threshold_cd)
@@ -113,13 +121,9 @@ def _follow_warming(cd, bg, held, mask, first_excess, offset, fringe, release, s
             continue
         total = 0
         n = 0
-        c = i & 31
         for d in NEIGHBOURS:
             q = i + d
-            if q < 0 or q >= PIXELS or held[q] or mask[q]:
-                continue
-            dc = (q & 31) - c
-            if dc > 1 or dc < -1:
+            if not _beside(i, q) or held[q] or mask[q]:
                 continue
             total += bg[q]
             n += 1
@@ -177,10 +181,7 @@ def _free_stranded(bg, high, held, mask, level, fringe, threshold, shift, min_pi
                 core += 1
             for d in NEIGHBOURS:
                 q = p + d
-                if q < 0 or q >= PIXELS or labels[q] != 1:
-                    continue
-                dc = (q & 31) - c
-                if dc > 1 or dc < -1:
+                if not _beside(p, q) or labels[q] != 1:
                     continue
                 labels[q] = 2
                 stack[top] = q
@@ -271,12 +272,10 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, high, follow_shift, hig
         for i in range(PIXELS):
             if labels[i] != 1 or cd[i] <= max_person:
                 continue
-            c = i & 31
             hot_zone[i] = 1
             for d in NEIGHBOURS:
                 q = i + d
-                dc = (q & 31) - c
-                if q >= 0 and q < PIXELS and dc <= 1 and dc >= -1 and labels[q] != 0:
+                if _beside(i, q) and labels[q] != 0:
                     hot_zone[q] = 1
     for grouping in range((2 if hi > max_person else 1) if warm else 0):     # pass 1 only with a hot zone
         for seed in range(PIXELS):
@@ -319,10 +318,7 @@ def _detect_one(frame, cd, bg, held, mask, first_excess, high, follow_shift, hig
                 npix += 1
                 for d in NEIGHBOURS:
                     q = p + d
-                    if q < 0 or q >= PIXELS or (labels[q] != 1 and labels[q] != 3) or hot_zone[q] > grouping:
-                        continue
-                    dc = (q & 31) - c
-                    if dc > 1 or dc < -1:
+                    if not _beside(p, q) or (labels[q] != 1 and labels[q] != 3) or hot_zone[q] > grouping:
                         continue
                     labels[q] = 2
                     stack[top] = q
