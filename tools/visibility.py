@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from thermocc_shared.detect import contrast_threshold_cd
+from thermocc_shared.detect import Detector, contrast_threshold_cd
 from thermocc_tools.thermal_render import RoomRenderer, air_temperature
 
-THRESHOLD_CD = 500        # the detector's defaults (Detector): warm threshold, warm-room rule
-CONTRAST_PCT = 45
-MIN_PIXELS = 5
+_DEFAULTS = Detector()    # the detector's default settings: warm threshold, warm-room rule, group size
+THRESHOLD_CD = _DEFAULTS.threshold_cd
+CONTRAST_PCT = _DEFAULTS.contrast_pct
+MIN_PIXELS = _DEFAULTS.min_pixels
 
 
 class Visibility:
