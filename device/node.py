@@ -49,6 +49,7 @@ class CameraSlot:
         self.retry_at = 0
         self.snapshot_wanted = None   # command id when a snapshot is asked for
         self.prev_count = -1
+        self.freed_islands = 0        # the detector's, when last logged
         self.prev = bytearray(3 * detector.max_blobs)  # kind, 2*cx, 2*cy of the last published frame
         self.prev_xy = [0.0] * (2 * detector.max_blobs)
         self.published_ms = 0
@@ -224,6 +225,10 @@ class Node:
         d = cam.detector
         # the background learns in room time: tell it how long since this camera's last frame
         d.detect(frame, self.clock.ticks_diff(now, cam.frame_at) if cam.frames else None)
+        if d.freed_islands != cam.freed_islands:
+            cam.freed_islands = d.freed_islands
+            self.log("camera %s: freed a stranded warm island, background the sun had warmed round "
+                     "someone as warm as it (detection step 8)" % cam.id)
         cam.frame_at = now
         cam.frames += 1
         clock = self.clock

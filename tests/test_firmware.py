@@ -280,3 +280,23 @@ def test_commands(broker, tmp_path):
     ask({"cmd": "dance", "id": "x"}, lambda: any(r.get("id") == "x" for r in replies()))
     ask({"cmd": "reboot", "id": "r"}, lambda: rebooted)
     sub.close()
+
+
+def test_a_sitter_the_sun_hid_is_found_through_the_real_driver_and_the_board_logs_it(tmp_path):
+    """The detector's step 8 on the firmware, through the register-level sensor simulator
+    and the real driver: a sun patch crosses the view one frame every 30 s and someone sits
+    down in it as warm as the sunlit floor (tests/frames.py). Once the patch has moved on
+    they are found, and the board's log says that step 8 freed them. No broker is needed."""
+    from frames import sun_past_a_hidden_sitter
+    frames, sat = sun_past_a_hidden_sitter()
+    board = SimBoard(example_config(cameras=("cam1",), port=1), tmp_path, seed=9, noise=False, mqtt=False)
+    counts = []
+    for k, f in enumerate(frames):
+        board.clock.us = max(board.clock.us, (k + 1) * 30_000_000)
+        board.sensors[0].set_scene(f.tolist(), air_c=22.0)
+        board.run_frames(1)
+        counts.append(board.node.cameras[0].detector.people)
+    assert not any(counts[:sat + 2])                    # the patch, then the sitter in it: nobody
+    assert counts[-20:] == [1] * 20                     # found after the patch has gone, and kept
+    freed = [line for line in board.logs if "stranded warm island" in line]
+    assert board.node.cameras[0].detector.freed_islands == 1 and len(freed) == 1 and "cam1" in freed[0]
