@@ -82,6 +82,13 @@ def scenarios(quick):
     ]
 
 
+def day_seed(seed, date):
+    """The behaviour's seed for date in a run seeded with seed (Monday's): one seed per date,
+    since the behaviour draws a day from its seed alone, and one seed for every day of the
+    week would simulate the same day five times."""
+    return seed + (date - MONDAY).days
+
+
 def simulation_code():
     """A digest of the code a simulation runs (the firmware and detector on the simulated
     boards, the sensor simulator, renderer and behaviour): a simulation made by other code,
@@ -335,7 +342,7 @@ def unseen_ticks(room, settings, start_hour, hours, behaviour, seed, frame_inter
         start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
         date = start.date()
         day = Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
-                        seed=seed + (date - MONDAY).days, scenario=behaviour)
+                        seed=day_seed(seed, date), scenario=behaviour)
         midnight = dt.datetime.combine(date, dt.time())
         t, t_end = ((v - midnight).total_seconds() for v in (start, end))
         agent = nearest_agent(day, t, e["x"], e["y"])
@@ -373,9 +380,7 @@ def main(argv=None):
             tag = "%s-%s" % (name.replace(" ", "_"), date.isoformat())
             data, work = out / "sim" / tag, out / "runs" / tag
             shutil.rmtree(work, ignore_errors=True)
-            # one seed per date: the behaviour draws a day from its seed alone, so one seed
-            # for every day of the week would simulate the same day five times
-            seed = a.seed + (date - MONDAY).days
+            seed = day_seed(a.seed, date)
             params = {"seed": seed, "date": date.isoformat(), "start_hour": start_hour, "hours": hours,
                       "behaviour": behaviour, "frame_interval_s": a.frame_interval_s,
                       # settings left unset (None) leave the key as it was before they existed
