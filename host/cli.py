@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--frame-interval-s", type=float, default=30.0,
                       help="simulated seconds between frames (default 30; the boards' refresh is kept)")
+    demo.add_argument("--moving-interval-s", type=float, default=0.0,
+                      help="frames also this often while someone walks (default 0: none, so a simulated day "
+                           "takes minutes; `thermocc simulate` and the accuracy benchmark use 1)")
     demo.add_argument("--broker", help="host:port of a broker to use instead of an embedded one")
     demo.add_argument("--no-plots", action="store_true", help="skip the PNG and the animation")
     demo.add_argument("--mode", choices=["blob", "frame"],

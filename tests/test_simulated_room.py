@@ -151,6 +151,71 @@ def test_people_walk_to_the_door_to_leave_and_from_it_to_arrive():
     pytest.fail("nobody left the room")
 
 
+def test_moving_spans_cover_every_step_someone_takes_and_nothing_else():
+    b = Behaviour(ROOM, seed=4, days=1)
+    t0, t1 = 8 * 3600, 10 * 3600
+    spans = b.moving_spans(t0, t1)
+    assert spans and all(t0 <= a < c <= t1 for a, c in spans)
+    assert all(c < a2 for (_, c), (a2, _) in zip(spans, spans[1:]))        # merged, in time order
+
+    def during(a, c):
+        return any(a < e and s < c for s, e in spans)
+
+    before = {p[0]: p[1:3] for p in b.positions(t0)}
+    moved = still = 0
+    for t in np.arange(t0 + 0.5, t1, 0.5):
+        now = {p[0]: p[1:3] for p in b.positions(t)}
+        stepped = any(k in before and np.hypot(now[k][0] - before[k][0], now[k][1] - before[k][1]) > 1e-9
+                      for k in now)
+        assert not stepped or during(t - 0.5, t), t
+        moved += stepped
+        still += not during(t - 0.5, t)
+        before = now
+    assert moved > 20 and still > 10 * moved             # a few walks in two hours of desk work
+
+
+def test_frame_times_add_frames_while_someone_walks_and_keep_truth_on_the_grid():
+    from thermocc_tools.room_chain import frame_times
+    times = list(frame_times(0, 120, 30, [(40.5, 43.2), (58.2, 60.5)], 1.0))
+    assert times == sorted(times) and len({t for t, _ in times}) == len(times)
+    assert [t for t, grid in times if grid] == [0, 30, 60, 90, 120]
+    assert [t for t, grid in times if not grid] == [41, 42, 43, 44, 59, 61]   # one frame past each walk
+    assert list(frame_times(0, 120, 30, [(40.5, 43.2)])) == [(t, True) for t in (0, 30, 60, 90, 120)]
+    assert [t for t, g in frame_times(100, 130, 30, [(99.0, 101.0), (129.5, 140)], 0.5) if not g] == \
+        [100.5, 101.0, 101.5, 129.5]                                # clipped to the run
+
+
+def test_frames_while_someone_walks_let_the_host_hold_who_walked_out_of_every_view(tmp_path):
+    """With node-b/cam2 offline, nobody sees the Pantry. Someone who walks there at 10:27
+    is held there by the host (thermocc.hidden) when the boards' frames show them walking,
+    as a board sends blobs when they change; with frames every 30 s alone nobody is seen
+    walking, and they are missed for their whole visit."""
+    from thermocc.daemon import Fuser
+    from thermocc.ingest import read_raw_csv
+    from thermocc.site import load_site
+    from thermocc_tools.room_chain import simulate_files, write_site
+    site = load_site(write_site(tmp_path, EXAMPLE_ROOM, "127.0.0.1", 1883))
+    missed = {}
+    for moving in (1.0, None):
+        sim = simulate_files(tmp_path / str(moving), hours=0.4, start_hour=10.3, seed=11, scenario="normal",
+                             render_settings=RenderSettings(offline_cameras=(3,)), quiet=True,
+                             moving_interval_s=moving)
+        truth = pd.read_csv(sim["truth"])
+        assert truth["timestamp"].nunique() == 49                              # the 30 s grid only
+        frames = pd.read_csv(sim["frames_csv"], usecols=[0])
+        fuser = Fuser(site, tmp_path / ("out%s" % moving), journal=False, mode="blob")
+        fuser.feed_observations(read_raw_csv(sim["frames_csv"]))
+        fuser.finish()
+        fuser.close()
+        lab = tmp_path / ("out%s" % moving) / "lab"
+        res = score(lab / "ticks.csv", sim["truth"], lab / "output.csv", room=ROOM, lag_s=4.0,
+                    offline=[3])
+        missed[moving] = res["error_causes"].get("missed, out of view", 0), len(frames)
+    (hidden_missed, walking_frames), (grid_missed, grid_frames) = missed[1.0], missed[None]
+    assert grid_frames == 3 * 49 < walking_frames
+    assert grid_missed >= 10 and hidden_missed <= 2, missed
+
+
 def test_people_waiting_at_the_pantry_keep_their_personal_space():
     from thermocc_tools.occupancy_sim import PERSONAL_SPACE_M
     b = Behaviour(ROOM, seed=9, days=3, scenario="finals")
@@ -363,13 +428,14 @@ def test_someone_who_sits_down_as_warm_as_the_sunlit_floor_could_not_be_seen_unt
     arrive = 12 * 3600 + 39 * 60
     sitter = _Sitter(9.6, 0.6, arrive)
     assert nearest_agent(sitter, arrive, 9.9, 0.9) == 0 and nearest_agent(sitter, arrive - 30, 9.6, 0.6) is None
-    sun = Visibility(ROOM, RenderSettings(), sitter, 0, 12 * 3600, 30.0)
+    every_30_s = np.arange(12 * 3600, 15 * 3600, 30.0)
+    sun = Visibility(ROOM, RenderSettings(), sitter, 0, every_30_s)
     assert sun.seen(arrive - 30) is None                      # not there yet
     assert sun.seen(arrive + 60) is False
     half, whole = max(sun.change(arrive + 90), key=lambda c: c[0])
     assert 0 < half < 5                                       # their head and a sliver: too few pixels
     assert sun.seen(13 * 3600 + 40 * 60) is True              # the patch has moved on
-    shade = Visibility(ROOM, RenderSettings(sun=False), sitter, 0, 12 * 3600, 30.0)
+    shade = Visibility(ROOM, RenderSettings(sun=False), sitter, 0, every_30_s)
     assert shade.seen(arrive + 60) is True
 
 

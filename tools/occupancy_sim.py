@@ -8,8 +8,8 @@ like the synthetic schedules of the source project. Everything is drawn from one
 numpy Generator: the same seed gives the same days.
 
 `Behaviour.positions(t_s)` gives the people present at a time (seconds since the start
-day's midnight, local time) as (agent, x, y, posture, zone index); `schedule_csv` writes
-the expected count per timestep (an L0-style input).
+day's midnight, local time) as (agent, x, y, posture, zone index); `moving_spans` when
+someone walks; `schedule_csv` writes the expected count per timestep (an L0-style input).
 """
 from __future__ import annotations
 
@@ -253,6 +253,27 @@ class Behaviour:
             out.append((a, float(x), float(y), "seated" if seated[k] else "standing",
                         self.room.zone_index(float(x), float(y))))
         return out
+
+    def moving_spans(self, t0_s, t1_s):
+        """When someone in the room walks between t0_s and t1_s: merged (start, end) spans,
+        in time order, clipped to [t0_s, t1_s]."""
+        spans = []
+        for arr in self._arrays:
+            if arr is None:
+                continue
+            t, xy, _, inside = arr
+            for k in np.flatnonzero(inside[:-1] & (xy[:-1] != xy[1:]).any(axis=1)):
+                a, b = max(t0_s, float(t[k])), min(t1_s, float(t[k + 1]))
+                if a < b:
+                    spans.append((a, b))
+        spans.sort()
+        merged = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
 
     def monitors_on(self, t_s, hold_s=600):
         """Monitors of seats whose owner sat there within the last hold_s."""

@@ -4,7 +4,12 @@ sensors -> the real firmware on simulated boards -> a real broker -> the host da
 `run_chain` is what `thermocc demo` runs; `simulate_files` writes the same simulated
 data without the live chain (raw-frame CSV, SD logs as the boards wrote them, ground truth).
 Simulated time runs as fast as the machine allows: every `frame_interval_s` of room time
-each board reads one frame per camera.
+each board reads one frame per camera, and, given `moving_interval_s`, also every
+`moving_interval_s` while someone walks (`frame_times`). A board reads four frames a second
+and sends blobs when they change, so between two frames of a still room it would have sent
+nothing new; a walker it sends step by step, which 30 s frames alone would miss.
+Ground truth is written at the `frame_interval_s` frames only, so scores count the same
+ticks whichever is used.
 """
 from __future__ import annotations
 
@@ -106,23 +111,26 @@ class SimulatedRoom:
         start_utc_ms -= int(room.settings.utc_offset_h * 3_600_000)
         return cls(room, folder, start_utc_ms, behaviour, render_settings, seed=seed, **kw)
 
-    def run(self, truth_path, start_date, start_hour, hours, frame_interval_s, quiet=False, pace=None):
-        """One frame per camera every frame_interval_s; ground truth of each moment to truth_path.
-        pace(), when given, is called after every frame time (see `run_chain`)."""
-        steps = int(hours * 3600 / frame_interval_s) + 1
+    def run(self, truth_path, start_date, start_hour, hours, frame_interval_s, quiet=False, pace=None,
+            moving_interval_s=None):
+        """One frame per camera at each of run_frame_times; ground truth of each frame_interval_s
+        frame to truth_path. pace(), when given, is called after every frame time (see `run_chain`)."""
+        steps = grid_steps(hours, frame_interval_s)
         midnight = dt.datetime.combine(start_date, dt.time())
         started = time.monotonic()
+        done = 0
         with open(truth_path, "w") as truth:
             truth.write(TRUTH_HEADER)
-            for i in range(steps):
-                t_s = start_hour * 3600 + i * frame_interval_s
+            for t_s, on_grid in run_frame_times(self.behaviour, start_hour, hours, frame_interval_s, moving_interval_s):
                 people = self.step_to(t_s)
-                stamp = (midnight + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
-                write_truth(truth, stamp, people, self.room)
+                if on_grid:
+                    stamp = (midnight + dt.timedelta(seconds=t_s)).strftime("%Y-%m-%d %H:%M:%S")
+                    write_truth(truth, stamp, people, self.room)
+                    done += 1
                 if pace:
                     pace()
-                if not quiet and (i % 20 == 0 or i == steps - 1):
-                    progress_bar(i + 1, steps, started)
+                if on_grid and not quiet and (done % 20 == 1 or done == steps):
+                    progress_bar(done, steps, started)
 
     def step_to(self, t_s):
         """Render the room at t_s (seconds after the start) and let every board read one frame per camera."""
@@ -161,6 +169,40 @@ class SimulatedRoom:
         return False
 
 
+def grid_steps(hours, frame_interval_s):
+    """Frames a run of `hours` takes at one every frame_interval_s, the first at its start."""
+    return int(hours * 3600 / frame_interval_s) + 1
+
+
+def frame_times(start_s, end_s, frame_interval_s, moving_spans=(), moving_interval_s=None):
+    """A run's frame times in order, as (t_s, on_grid): every frame_interval_s from start_s
+    to end_s (the grid, where truth is written), and every moving_interval_s (multiples of
+    it from start_s) from the start of each of moving_spans (start, end) to one interval
+    past its end, so that the board also sees the walker settled."""
+    grid_ms, start_ms, end_ms = round(frame_interval_s * 1000), round(start_s * 1000), round(end_s * 1000)
+    extra = set()
+    if moving_interval_s:
+        step_ms = round(moving_interval_s * 1000)
+        for a, b in moving_spans:
+            k = max(0, -(-(round(a * 1000) - start_ms) // step_ms))
+            while start_ms + k * step_ms <= min(end_ms, round(b * 1000) + step_ms):
+                t = start_ms + k * step_ms
+                if (t - start_ms) % grid_ms:
+                    extra.add(t)
+                k += 1
+    times = [(t, True) for t in range(start_ms, end_ms + 1, grid_ms)] + [(t, False) for t in extra]
+    for t, on_grid in sorted(times):
+        yield t / 1000, on_grid
+
+
+def run_frame_times(behaviour, start_hour, hours, frame_interval_s, moving_interval_s=None):
+    """frame_times of a run of `hours` from start_hour, following behaviour's walkers."""
+    start_s = start_hour * 3600
+    end_s = start_s + (grid_steps(hours, frame_interval_s) - 1) * frame_interval_s
+    spans = behaviour.moving_spans(start_s, end_s) if moving_interval_s else ()
+    return frame_times(start_s, end_s, frame_interval_s, spans, moving_interval_s)
+
+
 def write_site(folder, room_file, host, port, prefix="thermocc"):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -185,7 +227,7 @@ def progress_bar(done, total, started, what="simulated", out=sys.stderr):
 
 def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None, broker=None,
               plots=True, scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), quiet=False,
-              mode=None):
+              mode=None, moving_interval_s=None):
     """The whole chain; returns a dict of what was produced. broker: (host, port) or None to embed one.
     mode "frame": the boards stream raw frames (mqtt.frames) and the daemon fuses pixels."""
     from thermocc.daemon import run
@@ -223,7 +265,8 @@ def run_chain(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, ro
         leaf = fusers[0].rooms[room.name].leaf
         while fusers[0].handled() < sim.published(leaf) and time.monotonic() < end:
             time.sleep(0.001)
-    sim.run(truth_path, start_date, start_hour, hours, frame_interval_s, quiet, pace=pace)
+    sim.run(truth_path, start_date, start_hour, hours, frame_interval_s, quiet, pace=pace,
+            moving_interval_s=moving_interval_s)
     drained = sim.drain()
     time.sleep(1.0)
     stop.set()
@@ -252,14 +295,17 @@ def _truth_points(path):
 
 
 def simulate_files(out, hours=24.0, start_hour=0.0, seed=1, frame_interval_s=30.0, room_file=None,
-                   scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), raw_every=1, quiet=False):
-    """Raw-frame CSV, SD logs as the boards wrote them, and ground truth; no broker, no daemon."""
+                   scenario=None, render_settings=None, start_date=dt.date(2026, 3, 2), raw_every=1, quiet=False,
+                   moving_interval_s=None):
+    """Raw-frame CSV, SD logs as the boards wrote them, and ground truth; no broker, no daemon.
+    moving_interval_s: frames also this often while someone walks (`frame_times`)."""
     out = fresh_output_folder(out)
     room_file = Path(room_file or EXAMPLE_ROOM)
     room = load_room(room_file)
     sim = SimulatedRoom.for_run(room, out / "boards", start_date, start_hour, hours, seed, scenario,
                                 render_settings, mqtt=False, raw_every=raw_every)
-    sim.run(out / "truth.csv", start_date, start_hour, hours, frame_interval_s, quiet)
+    sim.run(out / "truth.csv", start_date, start_hour, hours, frame_interval_s, quiet,
+            moving_interval_s=moving_interval_s)
     # raw frames from the SD logs (what the boards measured) -> the interchange CSV
     from thermocc.logreader import read_logs, write_frames_csv
     rows = []

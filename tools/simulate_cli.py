@@ -15,7 +15,11 @@ def add_commands(sub):
     sim.add_argument("--hours", type=float, default=2.0)
     sim.add_argument("--start-hour", type=float, default=8.0)
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--frame-interval-s", type=float, default=30.0)
+    sim.add_argument("--frame-interval-s", type=float, default=30.0,
+                     help="simulated seconds between frames; truth is written at these (default 30)")
+    sim.add_argument("--moving-interval-s", type=float, default=1.0,
+                     help="frames also this often while someone walks, as a board sends blobs when they "
+                          "change (default 1, as the accuracy benchmark; 0: none)")
     sim.add_argument("--scenario", help="normal, finals, summer, holiday, weekend, crowded (default: calendar)")
 
     sc = sub.add_parser("score", help="compare a run's fused ticks with ground truth")
@@ -47,9 +51,11 @@ def dispatch(parser, args):
             broker = (host, int(port))
         if args.hours <= 0 or args.frame_interval_s <= 0:
             parser.error("--hours and --frame-interval-s must be positive")
+        if args.moving_interval_s < 0:
+            parser.error("--moving-interval-s must be 0 (none) or positive")
         result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
                            frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
-                           mode=args.mode)
+                           mode=args.mode, moving_interval_s=args.moving_interval_s)
         from thermocc.room import EXAMPLE_ROOM, load_room
         from thermocc.score import NothingToScore, format_causes, format_table, score, settle_s
         room = load_room(EXAMPLE_ROOM)
@@ -81,8 +87,13 @@ def dispatch(parser, args):
         return 0
     if args.command == "simulate":
         from thermocc_tools.room_chain import simulate_files
+        if args.hours <= 0 or args.frame_interval_s <= 0:
+            parser.error("--hours and --frame-interval-s must be positive")
+        if args.moving_interval_s < 0:
+            parser.error("--moving-interval-s must be 0 (none) or positive")
         result = simulate_files(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
-                                frame_interval_s=args.frame_interval_s, room_file=args.room, scenario=args.scenario)
+                                frame_interval_s=args.frame_interval_s, room_file=args.room, scenario=args.scenario,
+                                moving_interval_s=args.moving_interval_s)
         print(json.dumps(result, indent=1))
         return 0
     if args.command == "score":

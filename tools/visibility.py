@@ -10,7 +10,7 @@ detector working from these images: clothing as warm as the sunlit floor behind 
 The threshold is the detector's at the air temperature (its warm-room rule included).
 
 The renderer's sunlit floor remembers who shaded it, so both renderings follow the run from
-its start at its frame interval: one with everyone, one without the person asked about.
+its start at its frame times: one with everyone, one without the person asked about.
 """
 from __future__ import annotations
 
@@ -27,28 +27,31 @@ MIN_PIXELS = _DEFAULTS.min_pixels
 
 class Visibility:
     """Follows one simulated run (behaviour: positions(t_s) and monitors_on(t_s), as
-    tools/occupancy_sim.Behaviour) for one agent. seen(t_s) says whether that agent, if in the
-    room at t_s, could be seen by any of the working cameras; calls must come in time order,
-    at or after start_s (the run's first frame)."""
+    tools/occupancy_sim.Behaviour) for one agent. frame_times: the run's frame times in order
+    (seconds, as room_chain.run_frame_times gives them, or plain numbers). seen(t_s) says
+    whether that agent, if in the room at t_s, could be seen by any of the working cameras;
+    calls must come in time order, at frame times."""
 
-    def __init__(self, room, settings, behaviour, agent, start_s, frame_interval_s, working=None):
+    def __init__(self, room, settings, behaviour, agent, frame_times, working=None):
         self.behaviour = behaviour
         self.agent = agent
         self.settings = settings
         self.everyone = RoomRenderer(room, settings)
         self.without = RoomRenderer(room, settings)
         self.working = list(range(len(room.cameras))) if working is None else list(working)
-        self.frame_s = frame_interval_s
-        self.next_s = start_s            # the run's next frame time not yet followed
+        self.times = (t[0] if isinstance(t, tuple) else t for t in frame_times)
+        self.next_s = next(self.times, None)     # the run's next frame time not yet followed
 
     def _follow(self, t_s):
         # the frames before t_s: only the sunlit floor's memory of who shaded it changes
-        while self.next_s < t_s - 1e-6:
+        while self.next_s is not None and self.next_s < t_s - 1e-6:
             people = self.behaviour.positions(self.next_s)
             if self.settings.sun:
                 self.everyone.shaded_deficit(self.next_s, people)
                 self.without.shaded_deficit(self.next_s, [p for p in people if p[0] != self.agent])
-            self.next_s += self.frame_s
+            self.next_s = next(self.times, None)
+        while self.next_s is not None and self.next_s <= t_s + 1e-6:     # t_s's own frame: change renders it
+            self.next_s = next(self.times, None)
 
     def change(self, t_s):
         """Per working camera, (pixels raised by half the threshold, by all of it); None when
@@ -59,7 +62,6 @@ class Visibility:
         monitors = self.behaviour.monitors_on(t_s)
         full = self.everyone.render(t_s, people, monitors)
         empty = self.without.render(t_s, others, monitors)
-        self.next_s = t_s + self.frame_s
         if len(others) == len(people):
             return None
         air_cd = int(round(100 * air_temperature(self.settings, t_s)))
