@@ -56,7 +56,7 @@ from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.plots import count_errors                        # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
 from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_table, score,   # noqa: E402
-                            settle_s)
+                            settle_window)
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import run_frame_times, simulate_files   # noqa: E402
 from thermocc_tools.occupancy_sim import Behaviour            # noqa: E402
@@ -67,7 +67,8 @@ TARGETS = {"exact_count_rate": (">=", 0.985), "count_mae": ("<=", 0.02), "presen
            "position_error_mean_m": ("<=", 0.25)}
 MONDAY = dt.date(2026, 3, 2)
 FIXED_THRESHOLD_C = 27.0
-LAG_S = settle_s(load_room(EXAMPLE_ROOM))      # compare once the tracker shows a change
+# compare truth at t with the fused ticks that may show the room as it was at t (score)
+EARLIEST_S, LAG_S = settle_window(load_room(EXAMPLE_ROOM))
 
 
 def scenarios(quick):
@@ -159,7 +160,7 @@ def run_variants(data, work, offline=()):
     def scored(out, off=tuple(offline), picture=False):
         lab = out / "lab"
         res = score(lab / "ticks.csv", truth, lab / "output.csv", zones=zones, lag_s=LAG_S, room=room, offline=off,
-                    detail=picture)
+                    detail=picture, earliest_s=EARLIEST_S)
         if picture:             # when and where the deployed pipeline's counts are wrong
             count_errors(res, out.parent / "errors.png", room, title="%s, %s mode" % (data.name, out.parent.name))
             del res["counts"], res["errors"]

@@ -4,7 +4,13 @@ Inputs: the fused per-tick CSV (ticks.csv) and a ground-truth CSV (timestamp, ag
 y, zone; a time with nobody present has one row with empty fields) sampled at the times
 the cameras looked. Each truth time t is compared with the fused tick at t + lag_s, once
 the tracker has settled (`settle_s`: a person who appears counts after track_confirm_ticks
-ticks, one who leaves still counts for track_coast_ticks ticks).
+ticks, one who leaves still counts for track_coast_ticks ticks). An arrival shows sooner
+than a departure, so one lag fits only one of them when frames come faster than truth
+(a board sends blobs as they change): with earliest_s, the fused ticks from t + earliest_s
+to t + lag_s are looked at and the first with the true count is taken, else the one at
+t + lag_s (`settle_window`: from track_confirm_ticks - 1 ticks, before which nobody who
+came after t can be counted). Frames every 30 s and truth with them give every tick of
+that window the same fused state.
 Per compared tick: exact count, absolute count error, presence (count > 0); people are
 matched one to one (Hungarian, at most match_m apart) for position error and zone.
 At the timestep: L2 = the rounded mean true count per step vs output.csv's L2_count, and
@@ -50,6 +56,15 @@ def settle_s(room):
     return max(s.track_confirm_ticks, s.track_coast_ticks + 1) * s.tick_s
 
 
+def settle_window(room):
+    """(earliest_s, lag_s) for `score`: the fused ticks after truth time t that may show the
+    room as it was at t. A person first seen just after t is counted track_confirm_ticks
+    ticks later, so no tick before (track_confirm_ticks - 1) ticks counts them; one who left
+    just before t may still be counted until settle_s."""
+    s = room.settings
+    return max(0, s.track_confirm_ticks - 1) * s.tick_s, settle_s(room)
+
+
 TICKS_COLUMNS = ("timestamp", "count", "person", "x", "y", "zone")     # a run's ticks.csv (what it needs of it)
 TRUTH_COLUMNS = ("timestamp", "agent", "x", "y", "zone")                # a simulation's truth.csv
 
@@ -63,11 +78,14 @@ def _span(times):
 
 
 def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_min=5, zones=None, room=None,
-          offline=(), detail=False):
+          offline=(), detail=False, earliest_s=None):
     """Scores of one run (a dict, JSON-friendly). room (a Room) and offline (indices of its
-    cameras that did not report) let missed people be found out of view. detail adds what
-    the error picture (thermocc.plots.count_errors) draws: "counts", per scored time (time,
-    true count, fused count), and "errors", every (time, cause, zone, x, y) on wrong ticks."""
+    cameras that did not report) let missed people be found out of view. earliest_s: compare
+    truth at t with the first fused tick from t + earliest_s to t + lag_s (1 s apart) that
+    has the true count, else the one at t + lag_s (None: that one only; `settle_window`).
+    detail adds what the error picture (thermocc.plots.count_errors) draws: "counts", per
+    scored time (time, true count, fused count), and "errors", every (time, cause, zone, x,
+    y) on wrong ticks."""
     views, target_h = None, 0.0
     if room is not None:
         from thermocc.camera import CameraModel
@@ -79,10 +97,16 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     times = sorted(set(truth_all["timestamp"]))
     truth = truth_all.dropna(subset=["x"])
     shifted = dict(zip(times, _shift(times, lag_s))) if times else {}
+    # earlier ticks of the settling window, earliest first (none: the tick at t + lag_s only)
+    sooner = [] if earliest_s is None else [s for s in np.arange(earliest_s, lag_s - 1e-9, 1.0)]
+    earlier = {t: list(c) for t, c in zip(times, zip(*[_shift(times, s) for s in sooner]))} if sooner and times \
+        else {t: [] for t in times}
     # only the fused ticks compared (a tick a second against truth every 30 s: most are not)
     fused_all = fused["timestamp"]
-    fused = fused[fused["timestamp"].isin(set(shifted.values()))]
+    wanted = set(shifted.values()).union(*earlier.values()) if times else set()
+    fused = fused[fused["timestamp"].isin(wanted)]
     fused_by_t = {t: g.dropna(subset=["x"]) for t, g in fused.groupby("timestamp")}
+    fused_count = {t: len(g) for t, g in fused_by_t.items()}
     truth_by_t = {t: g for t, g in truth.groupby("timestamp")}
     exact = errs = 0
     n = 0
@@ -99,6 +123,9 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
         if ft is None:
             continue                     # no fused tick there (no data yet): not scored
         tt = truth_by_t.get(t, truth.iloc[0:0])
+        settled = next((u for u in earlier[t] if fused_count.get(u) == len(tt)), None)
+        if settled is not None:
+            ft = fused_by_t[settled]
         nt, nf = len(tt), len(ft)
         n += 1
         exact += nt == nf

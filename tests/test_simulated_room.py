@@ -275,6 +275,39 @@ def test_scorer_on_constructed_cases(tmp_path):
     assert row.split()[1:6] == ["0.6667", "0.3333", "1.0000", "1.0000", "1.0000"]
 
 
+def test_scorer_takes_the_tick_of_the_settling_window_that_shows_the_room_as_it_was(tmp_path):
+    """Ticks a second, truth every 30 s: someone who arrives just after 09:00:00 is counted
+    from 09:00:02 (the tracker confirms in two ticks), someone who left just before 09:00:30
+    still counts until 09:00:33 (it coasts). The lag of 4 s waits out the leaver but scores
+    the arrival as an extra person at 09:00:00; the window from 1 s to 4 s finds, for each,
+    the tick that shows the room as it was. A count wrong over the whole window stays wrong."""
+    from thermocc.score import settle_window
+    truth = _write(tmp_path / "truth.csv", [
+        "2026-03-02 09:00:00,1,1.0,1.0,Office",
+        "2026-03-02 09:00:30,2,5.0,5.0,Main Area",
+        "2026-03-02 09:01:00,2,5.0,5.0,Main Area"], "timestamp,agent,x,y,zone")
+    rows = []
+    for s in range(0, 66):
+        people = [(1, 1.0, 1.0, "Office")] if s < 34 else []               # left at 09:00:30, coasting
+        if s >= 2:
+            people.append((2, 5.0, 5.0, "Main Area"))                      # arrived at 09:00:00.5
+        if s >= 60:
+            people.append((3, 8.0, 1.0, "Office"))                         # a ghost from 09:01:00 on
+        stamp = "2026-03-02 09:%02d:%02d" % divmod(s, 60)
+        rows += ["%s,%d,4,%d,%.1f,%.1f,%s" % (stamp, len(people), *p) for p in people] or ["%s,0,4,,,," % stamp]
+    ticks = _write(tmp_path / "ticks.csv", rows, "timestamp,count,cameras_ok,person,x,y,zone")
+    one_lag = score(ticks, truth, lag_s=4)
+    window = score(ticks, truth, lag_s=4, earliest_s=1)
+    assert one_lag["ticks_scored"] == window["ticks_scored"] == 3
+    assert one_lag["exact_count_rate"] == pytest.approx(1 / 3)       # the arrival and the ghost are wrong
+    assert one_lag["error_causes"] == {"extra, alone": 2}
+    assert window["exact_count_rate"] == pytest.approx(2 / 3)        # the ghost is still wrong
+    assert window["error_causes"] == {"extra, alone": 1}
+    assert [e["start"] for e in window["episodes"]] == ["2026-03-02 09:01:00"]
+    assert settle_window(ROOM) == (1.0, 4.0)
+    assert score(ticks, truth, lag_s=4, earliest_s=4)["exact_count_rate"] == one_lag["exact_count_rate"]
+
+
 def test_scorer_names_the_cause_of_each_count_error(tmp_path):
     """Each wrong tick's unmatched people get a cause; runs of wrong ticks are episodes; a
     person only an offline camera sees is out of view, and forgiven in exact_if_in_view."""

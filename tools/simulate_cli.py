@@ -34,6 +34,10 @@ def add_commands(sub):
                                   "where, by cause")
     sc.add_argument("--lag-s", type=float, help="compare truth at t with ticks at t + this (default: the room's "
                                                 "tracker settling time, 4 s for the defaults)")
+    sc.add_argument("--earliest-s", type=float,
+                    help="or with the first tick from t + this to t + lag that has the true count (an arrival "
+                         "shows sooner than a departure; default: track_confirm_ticks - 1 ticks, 1 s for the "
+                         "defaults; the lag or more: that tick only)")
 
 
 def handles(command):
@@ -57,12 +61,13 @@ def dispatch(parser, args):
                            frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
                            mode=args.mode, moving_interval_s=args.moving_interval_s)
         from thermocc.room import EXAMPLE_ROOM, load_room
-        from thermocc.score import NothingToScore, format_causes, format_table, score, settle_s
+        from thermocc.score import NothingToScore, format_causes, format_table, score, settle_window
         room = load_room(EXAMPLE_ROOM)
         out = result["outputs"]
+        earliest, lag = settle_window(room)
         try:
             res = score(out + "/ticks.csv", result["truth"], out + "/output.csv", zones=[z.name for z in room.zones],
-                        lag_s=settle_s(room), room=room, detail=not args.no_plots)
+                        lag_s=lag, earliest_s=earliest, room=room, detail=not args.no_plots)
         except NothingToScore:
             res = None                      # so short a run closed no timestep: ticks are written per step
         if res is not None and not args.no_plots:
@@ -98,7 +103,7 @@ def dispatch(parser, args):
         return 0
     if args.command == "score":
         from thermocc.room import EXAMPLE_ROOM, load_room
-        from thermocc.score import format_causes, format_table, score, settle_s
+        from thermocc.score import format_causes, format_table, score, settle_window
         room = load_room(args.room or EXAMPLE_ROOM)
         zones = [z.name for z in room.zones] if args.room else None
         names = ["%s/%s" % (c.node, c.id) for c in room.cameras]
@@ -107,8 +112,11 @@ def dispatch(parser, args):
         unknown = [c for c in args.offline if c not in names]
         if unknown:
             parser.error("--offline %s: not a camera of %s (its cameras: %s)" % (unknown[0], room.name, ", ".join(names)))
-        lag = args.lag_s if args.lag_s is not None else settle_s(room)
-        res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, zones=zones, room=room if args.room else None,
+        earliest, lag = settle_window(room)
+        lag = args.lag_s if args.lag_s is not None else lag
+        earliest = min(lag, args.earliest_s if args.earliest_s is not None else earliest)
+        res = score(args.ticks, args.truth, args.output_csv, lag_s=lag, earliest_s=earliest, zones=zones,
+                    room=room if args.room else None,
                     offline=[names.index(c) for c in args.offline], detail=bool(args.png))
         print(format_table({"run": res}))
         print("\n".join(format_causes(res)))
