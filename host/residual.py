@@ -15,7 +15,11 @@ place, shrinks in one frame to SHRINK of that size and to less than LONE_FRACTIO
 person's pixels is residual, and so is whatever blob stays in that place no larger than
 that, until the place shows no blob for FORGET_S or a larger one (someone sits down
 again), or for RESIDUAL_MAX_S at most (a person wrongly taken for their own warmth is not
-lost for longer). Residual blobs are marked KIND_RESIDUAL: no fusion counts them.
+lost for longer). Someone who sits down again where the sun has warmed the floor may add
+hardly a pixel (their clothing reads as warm as the floor round the warm seat), so a place
+whose blob grew at all just as a walker's blob beside it went (within ARRIVE_PX in the
+camera's frame before, WALK_IN_S at most before, and gone now: it merged into the place)
+is someone back too. Residual blobs are marked KIND_RESIDUAL: no fusion counts them.
 The area tests keep a person whose blob shrank because a neighbour merged with it left
 (what stays is still a whole person) and a person only partly seen, whose small blob
 flickers (it never was a whole person's); blobs touching the image border (cut by it,
@@ -38,6 +42,8 @@ SHRINK = 0.75           # of the settled size, in one frame: the body has gone
 LONE_FRACTION = 0.75    # of one person's pixels there: what stays is not a whole person
 RESIDUAL_MAX_S = 3600.0  # the longest a place stays residual
 GROW_PX = 2             # a residual place shows a blob this much larger: someone is back
+ARRIVE_PX = 5.0         # a walker's blob this close to a place, the frame before, may walk into it
+WALK_IN_S = 2.0         # ... when that frame is this recent (a board sends a walker as it moves)
 FORGET_S = 60.0         # a place showing no blob this long is forgotten
 SIZE_WEIGHT = 0.25      # the settled size is a running mean of the blob's pixels
 MAX_PLACES = 48         # per camera (a frame has at most 24 blobs)
@@ -62,6 +68,7 @@ class ResidualHeat:
         self.fusion = fusion                 # BlobFusion: camera models and one person's area
         self.target_h = room.settings.target_height_m
         self.places = [[] for _ in room.cameras]
+        self.last = [None] * len(room.cameras)   # per camera: (t_ms, (k, 2) centroids of its last person blobs)
         self.marked = 0                      # blobs marked residual, for the statistics
 
     def mark(self, cam, obs):
@@ -71,6 +78,7 @@ class ResidualHeat:
         places = self.places[cam]
         forget_ms = FORGET_S * 1000
         places[:] = [p for p in places if t - p.seen_ms <= forget_ms]
+        before, self.last[cam] = self.last[cam], None
         if not len(b):
             return
         inner = (b[:, 9] == KIND_PERSON) & (b[:, 2] > 0) & (b[:, 3] > 0) & (b[:, 4] < 31) & (b[:, 5] < 23)
@@ -90,7 +98,8 @@ class ResidualHeat:
             taken.add(best)
             p = places[best]
             if p.residual:
-                if n <= p.pixels + GROW_PX and t - p.since_ms <= RESIDUAL_MAX_S * 1000:
+                if n <= p.pixels + GROW_PX and t - p.since_ms <= RESIDUAL_MAX_S * 1000 and \
+                        not (n > p.pixels and self._walked_in(before, b, i, t)):
                     self._residual(b, i, p, col, row, t)
                 else:                        # someone sits there again (or it has been too long)
                     places[best] = Place(col, row, n, t, t)
@@ -110,6 +119,23 @@ class ResidualHeat:
                 self._residual(b, i, p, col, row, t)
             else:                            # still a whole person, or not settled yet: a new place
                 places[best] = Place(col, row, n, t, t)
+
+        people = b[:, 9] == KIND_PERSON
+        self.last[cam] = (t, b[people, :2].copy())
+
+    @staticmethod
+    def _walked_in(before, b, i, t):
+        """Whether a person blob of the camera's frame before (t_ms, centroids), WALK_IN_S at
+        most before t, was within ARRIVE_PX of blob i and has no blob but i near it now."""
+        if before is None or t - before[0] > WALK_IN_S * 1000:
+            return False
+        here = b[i, :2]
+        others = np.delete(b[:, :2], i, axis=0)
+        for q in before[1]:
+            d = math.hypot(q[0] - here[0], q[1] - here[1])
+            if MATCH_PX < d <= ARRIVE_PX and not (np.hypot(*(others - q).T) <= ARRIVE_PX).any():
+                return True
+        return False
 
     def _residual(self, b, i, place, col, row, t):
         b[i, 9] = KIND_RESIDUAL

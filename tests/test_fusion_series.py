@@ -615,6 +615,52 @@ def test_a_settled_persons_blob_that_shrinks_in_place_to_less_than_a_person_is_r
     assert _residual_kinds([12] * 5 + [7] * 3, col=1.2, box=(0, 17, 2, 21)) == [P] * 8
 
 
+def test_someone_who_walks_back_into_their_residual_seat_is_a_person_even_if_the_blob_hardly_grows():
+    """Where the sun has warmed the floor round a seat, someone who sits down again may add
+    one pixel to the residual blob (their clothing reads as warm as the floor). A walker's
+    blob beside the place one frame a second before, gone now into a blob that grew, is
+    them back; the same growth without a walker, or with the walker still beside it, or a
+    walker seen long before, is not."""
+    from thermocc.ingest import KIND_PERSON, KIND_RESIDUAL, Observation
+    from thermocc.residual import ARRIVE_PX, ResidualHeat, WALK_IN_S
+
+    def obs(t_s, blobs):
+        rows = [[c, r, int(c) - 1, int(r) - 2, int(c) + 1, int(r) + 1, n, 30.0, 28.0, 0] for c, r, n in blobs]
+        return Observation("node-a", "cam1", int(t_s), int(t_s * 1000), True, 22.0, np.array(rows, float))
+
+    def seat_kind(walker_steps, grown=7, gap_s=1.0):
+        """The kind of the seat's blob once it has grown to `grown`, after a walker at
+        walker_steps [(col, row)], a frame each gap_s apart (the last frame may keep one)."""
+        rule = ResidualHeat(ROOM, BlobFusion(ROOM))
+        t = 0.0
+        for n in [12] * 5 + [6, 6]:                  # settled, then residual at 6 pixels
+            rule.mark(0, obs(t, [(18.1, 19.3, n)]))
+            t += 30
+        assert rule.places[0][0].residual
+        for step in walker_steps:
+            rule.mark(0, obs(t, [(18.1, 19.3, 6), (*step, 8)]))
+            t += gap_s
+        last = obs(t, [(18.1, 19.3, grown)])
+        rule.mark(0, last)
+        return int(last.blobs[0, 9])
+
+    walk = [(26.0, 18.0), (22.6, 18.6)]           # about a metre a frame, the last ARRIVE_PX or less away
+    assert np.hypot(22.6 - 18.1, 18.6 - 19.3) <= ARRIVE_PX
+    assert seat_kind(walk) == KIND_PERSON
+    assert seat_kind([]) == KIND_RESIDUAL                                 # grew, nobody walked up
+    assert seat_kind(walk, grown=6) == KIND_RESIDUAL                      # a walker, but the seat did not grow
+    assert seat_kind(walk, gap_s=WALK_IN_S + 1) == KIND_RESIDUAL          # seen too long before
+    assert seat_kind([(26.0, 18.0)]) == KIND_RESIDUAL                     # too far away to have walked in
+    # the walker still beside the seat now: they did not sit down
+    rule = ResidualHeat(ROOM, BlobFusion(ROOM))
+    for i, n in enumerate([12] * 5 + [6, 6]):
+        rule.mark(0, obs(i * 30.0, [(18.1, 19.3, n)]))
+    rule.mark(0, obs(181.0, [(18.1, 19.3, 6), (22.6, 18.6, 8)]))
+    passing = obs(182.0, [(18.1, 19.3, 7), (22.0, 20.5, 8)])
+    rule.mark(0, passing)
+    assert int(passing.blobs[0, 9]) == KIND_RESIDUAL
+
+
 def test_residual_heat_is_forgotten_with_its_blob_and_held_an_hour_at_most():
     from thermocc.residual import FORGET_S, RESIDUAL_MAX_S
     from thermocc.residual import ResidualHeat
