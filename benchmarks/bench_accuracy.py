@@ -2,9 +2,9 @@
 
     python3 benchmarks/bench_accuracy.py [--quick] [--out bench-accuracy] [--seed 11]
 
-Each camera takes a frame every 30 s of room time, and every second while someone walks (a
-board reads four frames a second and sends blobs when they change; between two frames of a
-still room it sends nothing new). Truth is scored at the 30 s frames.
+Each camera takes a frame every 30 s of room time, and every second while someone walks
+(a board reads frames several times a second and sends blobs when they change; between two
+frames of a still room it sends nothing new). Truth is scored at the 30 s frames.
 Per scenario the room is simulated once (`thermocc simulate` machinery: the real firmware
 on simulated boards writes SD logs with every raw frame; kept in <out>/sim and reused by
 later runs with the same parameters and the same simulation code, simulation_code()) and

@@ -5,9 +5,9 @@ sensors -> the real firmware on simulated boards -> a real broker -> the host da
 data without the live chain (raw-frame CSV, SD logs as the boards wrote them, ground truth).
 Simulated time runs as fast as the machine allows: every `frame_interval_s` of room time
 each board reads one frame per camera, and, given `moving_interval_s`, also every
-`moving_interval_s` while someone walks (`frame_times`). A board reads four frames a second
-and sends blobs when they change, so between two frames of a still room it would have sent
-nothing new; a walker it sends step by step, which 30 s frames alone would miss.
+`moving_interval_s` while someone walks (`frame_times`). A board reads frames several
+times a second and sends blobs when they change, so between two frames of a still room it
+would have sent nothing new; a walker it sends step by step, which 30 s frames alone miss.
 Ground truth is written at the `frame_interval_s` frames only, so scores count the same
 ticks whichever is used.
 """
