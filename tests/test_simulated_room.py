@@ -530,6 +530,19 @@ def test_a_demo_too_short_to_close_a_step_ends_cleanly_and_says_so(broker, tmp_p
     assert (tmp_path / "demo" / "floor_plan.png").exists() and not (tmp_path / "demo" / "levels.png").exists()
 
 
+@pytest.mark.parametrize("command", ["demo", "simulate"])
+def test_simulation_commands_refuse_times_that_cannot_run(command, tmp_path):
+    import subprocess
+    import sys
+    for bad, says in ((["--hours", "0"], "--hours and --frame-interval-s must be positive"),
+                      (["--frame-interval-s", "-30"], "--hours and --frame-interval-s must be positive"),
+                      (["--moving-interval-s", "-1"], "--moving-interval-s must be 0 (none) or positive")):
+        done = subprocess.run([sys.executable, "-m", "thermocc.cli", command, "--out", str(tmp_path / "x"), *bad],
+                              capture_output=True, text=True)
+        assert done.returncode == 2 and says in done.stderr, (bad, done.stderr)
+    assert not (tmp_path / "x").exists()
+
+
 def test_frame_mode_chain_through_the_broker(broker, tmp_path):
     """Boards stream raw frames (mqtt.frames), the daemon runs them through the detector and
     fuses pixels on the floor grid; its journal of frames replays to the same bytes."""

@@ -44,6 +44,14 @@ def handles(command):
     return command in COMMANDS
 
 
+def _check_times(parser, args):
+    """demo and simulate: how long to simulate and how often the cameras look."""
+    if args.hours <= 0 or args.frame_interval_s <= 0:
+        parser.error("--hours and --frame-interval-s must be positive")
+    if args.moving_interval_s < 0:
+        parser.error("--moving-interval-s must be 0 (none) or positive")
+
+
 def dispatch(parser, args):
     if args.command == "demo":
         from thermocc_tools.room_chain import run_chain
@@ -53,10 +61,7 @@ def dispatch(parser, args):
             if not host or not port.isdigit():
                 parser.error("--broker must be host:port, got %r" % args.broker)
             broker = (host, int(port))
-        if args.hours <= 0 or args.frame_interval_s <= 0:
-            parser.error("--hours and --frame-interval-s must be positive")
-        if args.moving_interval_s < 0:
-            parser.error("--moving-interval-s must be 0 (none) or positive")
+        _check_times(parser, args)
         result = run_chain(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
                            frame_interval_s=args.frame_interval_s, broker=broker, plots=not args.no_plots,
                            mode=args.mode, moving_interval_s=args.moving_interval_s)
@@ -92,10 +97,7 @@ def dispatch(parser, args):
         return 0
     if args.command == "simulate":
         from thermocc_tools.room_chain import simulate_files
-        if args.hours <= 0 or args.frame_interval_s <= 0:
-            parser.error("--hours and --frame-interval-s must be positive")
-        if args.moving_interval_s < 0:
-            parser.error("--moving-interval-s must be 0 (none) or positive")
+        _check_times(parser, args)
         result = simulate_files(args.out, hours=args.hours, start_hour=args.start_hour, seed=args.seed,
                                 frame_interval_s=args.frame_interval_s, room_file=args.room, scenario=args.scenario,
                                 moving_interval_s=args.moving_interval_s)
