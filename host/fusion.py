@@ -393,6 +393,14 @@ def _keep_clusters(people, labels, keep):
     return people[keep], np.where(labels >= 0, new[np.maximum(labels, 0)], -1)
 
 
+def _shows_blob_over(det, cams, cam, box):
+    """Whether camera cam has a detection whose box (grown by a pixel) overlaps box
+    (col0, row0, col1, row1)."""
+    c0, r0, c1, r1 = box
+    b = det[cams == cam, 5:9]
+    return bool(((b[:, 0] - 1 <= c1) & (b[:, 2] + 1 >= c0) & (b[:, 1] - 1 <= r1) & (b[:, 3] + 1 >= r0)).any())
+
+
 class BlobFusion:
     """Blob-mode fusion for one room: cameras' pixel rays are computed once here."""
 
@@ -649,20 +657,9 @@ class BlobFusion:
         keep = np.ones(len(people), bool)
         for i in np.flatnonzero(lone):
             spots = self._sliver_witnesses(det[i], live)
-            if spots is None:
-                continue
-            empty = True
-            for witnesses in spots:      # one place the person could be: is any witness's view of it empty?
-                seen_empty = False
-                for j, (c0, r0, c1, r1) in witnesses:
-                    b = det[cams == j, 5:9]
-                    if not ((b[:, 0] - 1 <= c1) & (b[:, 2] + 1 >= c0) & (b[:, 1] - 1 <= r1) & (b[:, 3] + 1 >= r0)).any():
-                        seen_empty = True
-                        break
-                if not seen_empty:
-                    empty = False
-                    break
-            if empty:
+            # nobody: at each place the person could be, some witness shows no blob over them
+            if spots is not None and all(any(not _shows_blob_over(det, cams, j, box) for j, box in witnesses)
+                                         for witnesses in spots):
                 keep[labels[i]] = False
         if keep.all():
             return people, labels, sizes, spreads

@@ -219,7 +219,6 @@ def test_a_border_sliver_beside_a_group_two_cameras_confirm_is_part_of_that_grou
     assert len(people) == group + 1 and labels[-1] != labels[0]
 
 
-
 def test_a_border_sliver_another_camera_sees_empty_is_nobody():
     """The sunlit floor round a seat its sitter has left, as the accuracy benchmark's
     Wednesday showed it: an 8-pixel blob at camera 2's left border, no other camera's blob
@@ -236,6 +235,7 @@ def test_a_border_sliver_another_camera_sees_empty_is_nobody():
     elsewhere = fusion.fuse([sliver, (0, 20.0, 5.0, 0, 14, 18, 3, 22, 7)])[0]
     assert len(elsewhere) == 1 and np.hypot(*(elsewhere[0] - (5.9, 0.9))) > 1.5
     assert len(fusion.fuse([(2, 3.0, 18.3, 0, 12, 2, 17, 4, 20)])[0]) == 1                # inside the image
+
 
 # -- series ------------------------------------------------------------------------------
 @settings(max_examples=100, deadline=None)
