@@ -14,9 +14,7 @@ whole person there (min_lone_fraction; past an image border where the room goes 
 person may be partly out of view): then it is a fragment of something else, nobody. Such
 a border sliver whose ray passes, anywhere from the floor up, within body_m of the ring of
 a cluster two cameras confirm is part of those people (a meeting's edge, a person's feet),
-and joins that cluster; in blob mode one that stays alone is nobody when each place its
-person could be is seen by another working camera that shows no blob there (SEEN_PX: the
-sunlit floor round a seat at one camera's border). A pair with a blob cut by the border is no evidence of floor (its
+and joins that cluster. A pair with a blob cut by the border is no evidence of floor (its
 centroid is pulled inward, so the meeting height is off; it pairs as one body from 0 m up).
 Then two people closer than `body_m` whose blobs come from different cameras are one body:
 three or four views of one person whose rays do not all meet within the gate. Last, a cluster whose blobs hold
@@ -290,17 +288,6 @@ NORMAL_CLOTHING_W = 0.55
 COLD_CLOTHING_FILL = 0.79
 AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
 EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen person may stand
-# A lone blob cut by the image border (its size says nothing of what it is) is nobody when
-# each place a person making it could be is seen by another working camera, at least
-# SEEN_PX of that person (twice the detector's smallest blob), and that camera shows no
-# person blob there. The sunlit floor round a seat its sitter has left stays warm at one
-# camera's border while the camera that sees the seat whole shows nothing (accuracy
-# benchmark: Wednesday, and Monday of seed 57, 62 and 34 scored ticks). Blobs inside the
-# image are not judged so: a coat can hide someone from one view (the winter run: 1128
-# scored ticks of people seen by one camera where another sees the whole spot and shows
-# nothing; none among blobs cut by the border).
-SEEN_PX = 10.0
-CENTROID_HEIGHTS_M = (0.6, 1.0, 1.3)   # a blob's centroid: a seated body's middle to a standing one's
 _LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometry
 
 
@@ -393,22 +380,11 @@ def _keep_clusters(people, labels, keep):
     return people[keep], np.where(labels >= 0, new[np.maximum(labels, 0)], -1)
 
 
-def _shows_blob_over(det, cams, cam, box):
-    """Whether camera cam has a detection whose box (grown by a pixel) overlaps box
-    (col0, row0, col1, row1)."""
-    c0, r0, c1, r1 = box
-    b = det[cams == cam, 5:9]
-    return bool(((b[:, 0] - 1 <= c1) & (b[:, 2] + 1 >= c0) & (b[:, 1] - 1 <= r1) & (b[:, 3] + 1 >= r0)).any())
-
-
 class BlobFusion:
     """Blob-mode fusion for one room: cameras' pixel rays are computed once here."""
 
-    def __init__(self, room, judge_slivers=True):
-        """judge_slivers: drop border slivers other cameras see empty (SEEN_PX); only where
-        the detections hold every person blob of each working camera (not in frame mode)."""
+    def __init__(self, room):
         self.room = room
-        self.judge_slivers = judge_slivers
         self.models = [CameraModel(p) for p in room.cameras]
         s = room.settings
         self.gate_m, self.h_low, self.h_high = s.gate_m, s.person_height_range_m[0], s.person_height_range_m[1]
@@ -422,7 +398,6 @@ class BlobFusion:
         self._fxs = np.array([m.fx for m in self.models])
         self._fys = np.array([m.fy for m in self.models])
         self._sole = {}          # sole_view_pixels per set of working cameras
-        self._witnesses = {}     # _sliver_witnesses per blob place and set of working cameras
 
     def sole_view_pixels(self, live):
         """(n_cameras, ROWS, COLS) bool: the pixels of each working camera (live: bool per
@@ -560,8 +535,6 @@ class BlobFusion:
             people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people, sole)
             people, labels, sizes, spreads = self._join_border_fragments(cams, at_edge, origins, dirs, det[:, 4],
                                                                          boxes, labels, people, sizes, spreads, sole)
-            people, labels, sizes, spreads = self._drop_unseen_slivers(cams, det, at_edge, live, labels, people,
-                                                                       sizes, spreads)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
 
@@ -644,69 +617,6 @@ class BlobFusion:
             sizes[g], spreads[g] = size[g], spread[g]
         people, labels = _keep_clusters(people, labels, keep)
         return people, labels, sizes[keep], spreads[keep]
-
-    def _drop_unseen_slivers(self, cams, det, at_edge, live, labels, people, sizes, spreads):
-        """Drop clusters of one blob cut by the image border that other working cameras
-        see as empty (SEEN_PX; _sliver_witnesses)."""
-        lone = (labels >= 0) & at_edge & (det.shape[1] > 8) & self.judge_slivers
-        if lone.any():
-            members = np.bincount(labels[labels >= 0], minlength=len(people))
-            lone[lone] = members[labels[lone]] == 1
-        if not lone.any():
-            return people, labels, sizes, spreads
-        keep = np.ones(len(people), bool)
-        for i in np.flatnonzero(lone):
-            spots = self._sliver_witnesses(det[i], live)
-            # nobody: at each place the person could be, some witness shows no blob over them
-            if spots is not None and all(any(not _shows_blob_over(det, cams, j, box) for j, box in witnesses)
-                                         for witnesses in spots):
-                keep[labels[i]] = False
-        if keep.all():
-            return people, labels, sizes, spreads
-        people, labels = _keep_clusters(people, labels, keep)
-        return people, labels, sizes[keep], spreads[keep]
-
-    def _sliver_witnesses(self, blob, live):
-        """For a blob cut by the image border (camera, col, row, at_edge, pixels, col0,
-        row0, col1, row1): per place a person making it could be (its ray at centroid
-        heights, CENTROID_HEIGHTS_M, and further out across the border it touches, within
-        the room), the other working cameras that would see SEEN_PX of them there, each
-        with the pixel box of that person in it. None when some place has no such camera
-        (or no place is in the room): nothing can show the blob is nobody. Cached."""
-        k = int(blob[0])
-        col, row = round(float(blob[1]) * 4) / 4, round(float(blob[2]) * 4) / 4
-        c0, r0, c1, r1 = blob[5:9]
-        touches = (bool(c0 <= 0), bool(c1 >= COLS - 1), bool(r0 <= 0), bool(r1 >= ROWS - 1))
-        ok = tuple(bool(v) for v in live)
-        key = (k, col, row, touches, ok)
-        if key in self._witnesses:
-            return self._witnesses[key]
-        if len(self._witnesses) > 50_000:
-            self._witnesses.clear()
-        model = self.models[k]
-        spots = [model.to_floor([col], [row], h)[0] for h in CENTROID_HEIGHTS_M]
-        for (dc, dr), touching in zip(((-1, 0), (1, 0), (0, -1), (0, 1)), touches):
-            if touching:
-                steps = np.arange(1.0, EDGE_SEARCH_PX + 0.5, 1.0)
-                spots += list(model.to_floor(col + dc * steps, row + dr * steps, self.target_h))
-        out = []
-        for x, y in spots:
-            if not (np.isfinite(x) and self.room.contains(x, y)):
-                continue
-            witnesses = []
-            for j, other in enumerate(self.models):
-                if j == k or not ok[j] or other.group_area_px([(x, y)]) < SEEN_PX:
-                    continue
-                outline = other.person_outline(x, y)
-                if outline is not None:
-                    cs, rs = outline[:, 0].clip(0, COLS - 1), outline[:, 1].clip(0, ROWS - 1)
-                    witnesses.append((j, (cs.min(), rs.min(), cs.max(), rs.max())))
-            if not witnesses:
-                out = None
-                break
-            out.append(witnesses)
-        self._witnesses[key] = out if out else None
-        return self._witnesses[key]
 
     def _drop_fragments(self, cams, det, labels, people):
         """A cluster of one blob (one camera sees it) holding fewer than min_lone_fraction
@@ -867,9 +777,7 @@ class FrameFusion:
         self.labels = np.zeros(gx.size, np.int64)
         self.stack = np.zeros(gx.size, np.int64)
         self.out = np.zeros((64, 5))
-        # its detections are the camera groups that reach a region, not all of a camera's
-        # blobs: a view missing from them is no evidence that nobody is there
-        self.association = BlobFusion(room, judge_slivers=False)
+        self.association = BlobFusion(room)
         self.threshold = threshold_c
         self.contrast_pct = round(100 * contrast)
         self.max_excess = max_person_excess_c

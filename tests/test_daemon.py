@@ -22,8 +22,7 @@ def scripted_messages(seconds=660, hz=1):
     """Blob messages of the four cameras: two people seated, one walking in from the door.
     A camera that sees at least the detector's smallest blob of someone (5 pixels of their
     outline) shows them, at its border when their centre lies beyond it, as the detector
-    does (fusion takes a border blob that other cameras would see and do not show for
-    warm floor, not a person)."""
+    does."""
     models = [CameraModel(p) for p in ROOM.cameras]
     msgs = []
     seq = {}
