@@ -98,7 +98,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     truth = truth_all.dropna(subset=["x"])
     shifted = dict(zip(times, _shift(times, lag_s))) if times else {}
     # earlier ticks of the settling window, earliest first (none: the tick at t + lag_s only)
-    sooner = [] if earliest_s is None else [s for s in np.arange(earliest_s, lag_s - 1e-9, 1.0)]
+    sooner = [] if earliest_s is None else list(np.arange(earliest_s, lag_s - 1e-9, 1.0))
     earlier = {t: list(c) for t, c in zip(times, zip(*[_shift(times, s) for s in sooner]))} if sooner and times \
         else {t: [] for t in times}
     # only the fused ticks compared (a tick a second against truth every 30 s: most are not)
