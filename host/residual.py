@@ -83,10 +83,13 @@ class ResidualHeat:
             return
         inner = (b[:, 9] == KIND_PERSON) & (b[:, 2] > 0) & (b[:, 3] > 0) & (b[:, 4] < 31) & (b[:, 5] < 23)
         taken = set()
+        cols = [p.col for p in places]       # as they were: a place added or moved since is taken
         for i in np.flatnonzero(inner)[np.argsort(-b[inner, 6], kind="stable")]:
             col, row, n = float(b[i, 0]), float(b[i, 1]), float(b[i, 6])
             best, best_d = None, MATCH_PX
-            for j, p in enumerate(places):
+            # the nearest place not yet taken (the last, on a tie); most are columns away
+            for j in [j for j, c in enumerate(cols) if -MATCH_PX <= c - col <= MATCH_PX]:
+                p = places[j]
                 d = math.hypot(p.col - col, p.row - row)
                 if j not in taken and d <= best_d:
                     best, best_d = j, d

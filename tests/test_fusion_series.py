@@ -684,3 +684,49 @@ def test_residual_heat_is_forgotten_with_its_blob_and_held_an_hour_at_most():
         rule.mark(0, o)
         kinds.append(int(o.blobs[0, 9]))
     assert kinds[5] == 2 and kinds[-1] == 0
+
+
+def test_a_tick_with_the_same_observations_as_the_tick_before_reuses_its_fusion():
+    """Boards send on change: in a still room most ticks are given the observations the tick
+    before had. Those reuse its people (fusion is a function of its observations), so the
+    ticks are the same as when every tick fuses, with one fusion per new set of observations."""
+    import dataclasses
+    from thermocc.pipeline import RoomPipeline
+    from thermocc_tools.rendered_count import RenderedCount
+    rendered = RenderedCount(ROOM)
+    pair = [(3.5, 3.0, "seated"), (6.0, 2.4, "seated")]
+    scenes = [pair] * 40 + [pair + [(x, 5.0, "standing")] for x in np.arange(2.0, 9.0, 1.0)] + [pair] * 40
+    every_s = [15 if len(people) == 2 else 1 for people in scenes]    # a walker is sent step by step
+
+    class Ticks(_Ticks):
+        def __init__(self, forget):
+            super().__init__()
+            self.forget = forget
+
+        def tick(self, pipeline, result):
+            self.results.append((result.count, [(round(x, 6), round(y, 6), z) for _, x, y, z in result.people]))
+            if self.forget:
+                pipeline.fused_from = ()            # the next tick fuses again
+
+    runs = []
+    for forget in (False, True):
+        sink = Ticks(forget)
+        pipeline = RoomPipeline(ROOM, [sink], mode="blob")
+        fuse, calls = pipeline.fusion.fuse, []
+        pipeline.fusion.fuse = lambda dets, live=None: calls.append(1) or fuse(dets, live)
+        seq, cache = 0, {}
+        for second, people in enumerate(scenes):
+            key = tuple(people)
+            if key not in cache:
+                cache[key] = rendered.observations(people)
+            for k, c in enumerate(ROOM.cameras):
+                if second % every_s[second] == k % every_s[second]:   # the cameras staggered
+                    seq += 1
+                    pipeline.feed(dataclasses.replace(cache[key][k], node=c.node, cam=c.id, seq=seq,
+                                                      t_ms=1_772_442_000_000 + second * 1000 + k))
+        pipeline.close()
+        runs.append((sink.results, len(calls)))
+    (reused, fused_reused), (fused_each, fused_every) = runs
+    assert reused == fused_each
+    assert {2, 3} <= {count for count, _ in reused}              # the pair, and the walker with them
+    assert fused_every == len(fused_each) and fused_reused < len(fused_each) / 2
