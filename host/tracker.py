@@ -72,10 +72,11 @@ class Tracker:
             # its last few steps: a walker's last one, cut by the border of a view, can read slow
             step = math.hypot(x - t.x, y - t.y) * 1000 / max(1, t_ms - t.seen_ms)
             t.speed_m_s = max(step, t.speed_m_s / 2)
+            moved = x != t.x or y != t.y             # (a still room's ticks reuse one fusion)
             t.x, t.y, t.seen_ms = x, y, t_ms
             t.hits += 1
             t.misses = 0
-            zone = self.room.zone_index(t.x, t.y)
+            zone = self.room.zone_index(t.x, t.y) if moved else t.zone
             if zone != t.zone:
                 t.zone, t.zone_since_ms = zone, t_ms
             if not t.confirmed and t.hits >= self.confirm:
