@@ -68,7 +68,7 @@ class ResidualHeat:
         self.fusion = fusion                 # BlobFusion: camera models and one person's area
         self.target_h = room.settings.target_height_m
         self.places = [[] for _ in room.cameras]
-        self.last = [None] * len(room.cameras)   # per camera: (t_ms, (k, 2) centroids of its last person blobs)
+        self.last = [None] * len(room.cameras)   # per camera: (t_ms, [(col, row)] of its last person blobs)
         self.marked = 0                      # blobs marked residual, for the statistics
 
     def mark(self, cam, obs):
@@ -81,11 +81,14 @@ class ResidualHeat:
         before, self.last[cam] = self.last[cam], None
         if not len(b):
             return
-        inner = (b[:, 9] == KIND_PERSON) & (b[:, 2] > 0) & (b[:, 3] > 0) & (b[:, 4] < 31) & (b[:, 5] < 23)
+        # plain lists: a frame has a few blobs, on which numpy's per-call cost is most of the work
+        rows = b.tolist()
+        inner = [i for i, r in enumerate(rows)
+                 if r[9] == KIND_PERSON and r[2] > 0 and r[3] > 0 and r[4] < 31 and r[5] < 23]
         taken = set()
         cols = [p.col for p in places]       # as they were: a place added or moved since is taken
-        for i in np.flatnonzero(inner)[np.argsort(-b[inner, 6], kind="stable")]:
-            col, row, n = float(b[i, 0]), float(b[i, 1]), float(b[i, 6])
+        for i in sorted(inner, key=lambda i: -rows[i][6]):      # largest first (stable on ties)
+            col, row, n = rows[i][0], rows[i][1], rows[i][6]
             best, best_d = None, MATCH_PX
             # the nearest place not yet taken (the last, on a tie); most are columns away
             for j in [j for j, c in enumerate(cols) if -MATCH_PX <= c - col <= MATCH_PX]:
@@ -123,8 +126,7 @@ class ResidualHeat:
             else:                            # still a whole person, or not settled yet: a new place
                 places[best] = Place(col, row, n, t, t)
 
-        people = b[:, 9] == KIND_PERSON
-        self.last[cam] = (t, b[people, :2].copy())
+        self.last[cam] = (t, [(r[0], r[1]) for r, kind in zip(rows, b[:, 9].tolist()) if kind == KIND_PERSON])
 
     @staticmethod
     def _walked_in(before, b, i, t):
