@@ -107,7 +107,7 @@ def score(ticks_csv, truth_csv, output_csv=None, lag_s=4.0, match_m=1.5, step_mi
     fused = fused[fused["timestamp"].isin(wanted)]
     # per fused tick its people (a tick with nobody is one row with empty fields: none)
     people = fused.dropna(subset=["x"])
-    with_people = dict(iter(people.groupby("timestamp")))
+    with_people = {t: g for t, g in people.groupby("timestamp")}
     fused_by_t = {t: with_people.get(t, people.iloc[0:0]) for t in set(fused["timestamp"])}
     fused_count = {t: len(g) for t, g in fused_by_t.items()}
     truth_by_t = {t: g for t, g in truth.groupby("timestamp")}
