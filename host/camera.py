@@ -96,6 +96,13 @@ class CameraModel:
             return union_area(self.origin, self.R, self.fx, self.fy, spots)
         return _sampled_union_area(self.origin, self.R, self.fx, self.fy, spots, sub)
 
+    def group_moments_px(self, spots, sub=4):
+        """(pixels, mean col, mean row) of the union group_area_px counts, sampled (sub x sub
+        points per pixel) and clipped to the image: a group the border cuts shows its blob's
+        centroid inward of its own. The means are NaN when no pixel is covered."""
+        spots = np.asarray(spots, float).reshape(-1, 2)
+        return _sampled_union(self.origin, self.R, self.fx, self.fy, spots, sub)
+
     def pixel_footprint(self, height_m):
         """Outline (4, 2) of the image at height_m (the edges of the corner pixels)."""
         corners = np.array([[-0.5, -0.5], [COLS - 0.5, -0.5], [COLS - 0.5, ROWS - 0.5], [-0.5, ROWS - 0.5]])
@@ -223,9 +230,16 @@ def union_area(origin, R, fx, fy, spots):
 
 @njit(cache=True)
 def _sampled_union_area(origin, R, fx, fy, spots, sub):
-    """CameraModel.group_area_px for any number of spots: sample points (sub x sub per
-    pixel) over the outlines' bounding box within the image, counted when inside any
-    outline (inside a convex outline: on the inner side of every edge)."""
+    """CameraModel.group_area_px for any number of spots (_sampled_union)."""
+    return _sampled_union(origin, R, fx, fy, spots, sub)[0]
+
+
+@njit(cache=True)
+def _sampled_union(origin, R, fx, fy, spots, sub):
+    """(pixels, mean col, mean row) of the union of the outlines of people at spots, clipped
+    to the image: sample points (sub x sub per pixel) over the outlines' bounding box within
+    the image, counted when inside any outline (inside a convex outline: on the inner side
+    of every edge). The mean is NaN when no point is inside."""
     outlines = []
     lo0, lo1, hi0, hi1 = np.inf, np.inf, -np.inf, -np.inf
     for k in range(len(spots)):
@@ -235,14 +249,16 @@ def _sampled_union_area(origin, R, fx, fy, spots, sub):
             lo0, lo1 = min(lo0, o[:, 0].min()), min(lo1, o[:, 1].min())
             hi0, hi1 = max(hi0, o[:, 0].max()), max(hi1, o[:, 1].max())
     if len(outlines) == 0:
-        return 0.0
+        return 0.0, np.nan, np.nan
     # whole pixels round the outlines, within the image
     lo0, lo1 = max(np.floor(lo0 + 0.5) - 0.5, -0.5), max(np.floor(lo1 + 0.5) - 0.5, -0.5)
     hi0, hi1 = min(np.ceil(hi0 + 0.5) - 0.5, COLS - 0.5), min(np.ceil(hi1 + 0.5) - 0.5, ROWS - 0.5)
     if hi0 <= lo0 or hi1 <= lo1:
-        return 0.0
+        return 0.0, np.nan, np.nan
     step = 1.0 / sub
     inside = 0
+    sum_col = 0.0
+    sum_row = 0.0
     gx = lo0 + step / 2
     while gx < hi0:
         gy = lo1 + step / 2
@@ -258,10 +274,14 @@ def _sampled_union_area(origin, R, fx, fy, spots, sub):
                         break
                 if hit:
                     inside += 1
+                    sum_col += gx
+                    sum_row += gy
                     break
             gy += step
         gx += step
-    return inside / (sub * sub)
+    if inside == 0:
+        return 0.0, np.nan, np.nan
+    return inside / (sub * sub), sum_col / inside, sum_row / inside
 
 
 @njit(cache=True)

@@ -286,6 +286,21 @@ SOLE_FILL = 0.85
 COLD_CLOTHING_W = 0.45
 NORMAL_CLOTHING_W = 0.55
 COLD_CLOTHING_FILL = 0.79
+# Where a group is. Its position from the rays of its blobs' centroids is pulled towards
+# the middle of a view whose image border cuts the group (the centroid of what is seen lies
+# inward of the group's), and its size is read from the pixels the outline model gives at
+# that position: the crowded benchmark meeting of eleven, whose every view the border cuts,
+# was placed 0.35 m from its middle and sized ten. So a group of PLACE_MIN_GROUP or more
+# that a cut blob is part of is placed where the model's blobs of that many people, clipped
+# to each image, have the centroids its blobs have (least squares over its views, Gauss-
+# Newton on the AREA_CELL_M cells, PLACE_STEPS steps, at most PLACE_MAX_M from the rays'
+# position), and is sized again there. Smaller groups keep the rays' position: the sizing
+# of arcs (ARC_FACINGS, STEP_FILL) was fitted there, and placed, two to six side by side on
+# the benchmark's chairs counted one over (rendered: 30 of 30 exact -> 17); seven to
+# sixteen placed went 2 -> 6 of 10 exact (docs/host.md, "Where a large group is").
+PLACE_MIN_GROUP = 7
+PLACE_STEPS = 2
+PLACE_MAX_M = 0.5
 AREA_CELL_M = 0.1              # expected areas are cached per camera and 10 cm cell
 EDGE_SEARCH_PX = 6.0           # how far past the image border a partly seen person may stand
 _LONE_BOUNDS = {}              # BlobFusion._lone_area_bound, per camera geometry
@@ -392,6 +407,7 @@ class BlobFusion:
         self.target_h = s.target_height_m
         self.min_lone_fraction = s.min_lone_fraction
         self._areas = {}
+        self._centroids = {}     # group_centroid, per camera and 10 cm cell
         # the cameras' geometry as arrays, for numba kernels
         self._origins = np.array([m.origin for m in self.models])
         self._Rs = np.array([m.R for m in self.models])
@@ -437,6 +453,70 @@ class BlobFusion:
                 area = self.models[cam].group_area_px(group_ring(x, y, m, spread))
             self._areas[key] = area
         return area
+
+    def group_centroid(self, cam, x, y, m, spread=0.0):
+        """(col, row) of the pixels group_area counts, clipped to camera cam's image (cached
+        per 10 cm cell); for more than two people the area-weighted mean over the
+        ARC_FACINGS turns of their arc. NaN when none is in the image."""
+        key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), m, int(round(spread / AREA_CELL_M)))
+        out = self._centroids.get(key)
+        if out is None:
+            if len(self._centroids) > 100_000:
+                self._centroids.clear()
+            x, y, spread = key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, key[4] * AREA_CELL_M
+            model = self.models[cam]
+            turns = [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
+            col = row = weight = 0.0
+            for facing in turns:
+                spots = group_ring(x, y, m, spread, facing)
+                area, c, r = model.group_moments_px(spots)
+                if area > 0:
+                    col, row, weight = col + area * c, row + area * r, weight + area
+            out = self._centroids[key] = (col / weight, row / weight) if weight > 0 else (np.nan, np.nan)
+        return out
+
+    def _place_groups(self, cams, det, at_edge, boxes, labels, people, sizes, spreads, sole=None):
+        """Each group of PLACE_MIN_GROUP or more, seen by two cameras or more, that holds a
+        blob the image border cuts is placed where the model's blobs have its blobs'
+        centroids and sized again there (the module's note on PLACE_MIN_GROUP)."""
+        todo = [c for c in np.flatnonzero(sizes >= PLACE_MIN_GROUP) if at_edge[labels == c].any()]
+        if not todo:
+            return people, sizes, spreads
+        people, sizes, spreads = people.copy(), sizes.copy(), spreads.copy()
+        h = AREA_CELL_M
+        for c in todo:
+            members = np.flatnonzero(labels == c)
+            views = sorted(set(cams[members].tolist()))
+            if len(views) < 2:
+                continue
+            seen = []           # per view, its blobs' centroid (pixel-weighted)
+            for k in views:
+                mine = members[cams[members] == k]
+                w = np.maximum(det[mine, 4], 1e-9)
+                seen.append((np.dot(w, det[mine, 1]) / w.sum(), np.dot(w, det[mine, 2]) / w.sum()))
+            seen = np.array(seen)
+            x0, y0 = people[c]
+            x, y = x0, y0
+            m, spread = int(sizes[c]), float(spreads[c])
+            for _ in range(PLACE_STEPS):
+                cx, cy = round(x / h) * h, round(y / h) * h
+                here = np.array([self.group_centroid(k, cx, cy, m, spread) for k in views])
+                dx = np.array([self.group_centroid(k, cx + h, cy, m, spread) for k in views]) - here
+                dy = np.array([self.group_centroid(k, cx, cy + h, m, spread) for k in views]) - here
+                jac = np.stack([dx.ravel(), dy.ravel()], 1) / h
+                miss = (seen - here).ravel()
+                ok = np.isfinite(jac).all(1) & np.isfinite(miss)
+                if ok.sum() < 2:
+                    break
+                step = np.linalg.lstsq(jac[ok], miss[ok], rcond=None)[0]
+                x, y = cx + step[0], cy + step[1]
+                moved = math.hypot(x - x0, y - y0)
+                if moved > PLACE_MAX_M:      # no further than PLACE_MAX_M from the rays' position
+                    x, y = x0 + (x - x0) * PLACE_MAX_M / moved, y0 + (y - y0) * PLACE_MAX_M / moved
+            people[c] = (x, y)
+            size, spread = self.group_sizes(cams, det[:, 4], boxes, labels, people, only=c, sole=sole)
+            sizes[c], spreads[c] = size[c], spread[c]
+        return people, sizes, spreads
 
     def box_extents(self, cams, boxes):
         """Widest floor extent (m, at the target height) of each detection's bounding box
@@ -535,6 +615,8 @@ class BlobFusion:
             people, labels, sizes, spreads = self._merge_groups(cams, det[:, 4], boxes, labels, people, sole)
             people, labels, sizes, spreads = self._join_border_fragments(cams, at_edge, origins, dirs, det[:, 4],
                                                                          boxes, labels, people, sizes, spreads, sole)
+            people, sizes, spreads = self._place_groups(cams, det, at_edge, boxes, labels, people, sizes, spreads,
+                                                        sole)
             people, labels = self._spread_groups(people, labels, sizes, spreads)
         return people, labels
 

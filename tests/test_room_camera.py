@@ -147,6 +147,34 @@ def test_a_groups_pixel_area_is_the_union_of_their_outlines(x, y, offsets):
     assert max(single) - tolerance <= measured <= sum(single) + tolerance
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-0.5, 12.5), st.floats(-0.5, 7.5),
+       st.lists(st.tuples(st.floats(-1.0, 1.0), st.floats(-1.0, 1.0)), min_size=0, max_size=5))
+def test_a_groups_pixel_centroid_is_the_mean_of_the_pixels_it_covers_in_the_image(x, y, offsets):
+    """group_moments_px: the pixels of the union of the outlines (as group_area_px counts
+    them) and their mean col and row, clipped to the image, against sample points inside any
+    outline; a group the border cuts has the centroid of what the image holds of it."""
+    import numpy as np
+    from matplotlib.path import Path
+    model = CameraModel(load_room(EXAMPLE_ROOM).cameras[0])
+    spots = [(x, y)] + [(x + dx, y + dy) for dx, dy in offsets]
+    outlines = [o for o in (model.person_outline(*p) for p in spots) if o is not None]
+    pixels, col, row = model.group_moments_px(spots)
+    sub = 16
+    gx, gy = np.meshgrid(np.arange(-0.5 + 0.5 / sub, 31.5, 1 / sub), np.arange(-0.5 + 0.5 / sub, 23.5, 1 / sub))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    inside = np.zeros(len(grid), bool)
+    for o in outlines:
+        inside |= Path(o).contains_points(grid)
+    if inside.sum() < 2 * sub ** 2:         # under two pixels: 4 x 4 samples may miss it all
+        assert pixels == pytest.approx(inside.sum() / sub ** 2, abs=2.0)
+        return
+    assert pixels == pytest.approx(inside.sum() / sub ** 2, abs=1.5)
+    if len(spots) > 3:
+        assert pixels == model.group_area_px(spots)     # the same sampling
+    assert (col, row) == pytest.approx(tuple(grid[inside].mean(0)), abs=0.15)
+
+
 def test_convex_hull_and_clipping():
     import numpy as np
     from thermocc.camera import IMAGE_OUTLINE, clip_convex, convex_hull
