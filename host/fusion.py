@@ -439,41 +439,42 @@ class BlobFusion:
     def group_area(self, cam, x, y, m, spread=0.0):
         """Pixels m people round (x, y) cover in camera cam (cached per 10 cm cell): two on
         a ring as wide as spread, more side by side round it (ARC_FACINGS)."""
-        key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), m, int(round(spread / AREA_CELL_M)))
-        area = self._areas.get(key)
-        if area is None:
-            if len(self._areas) > 100_000:
-                self._areas.clear()
-            x, y, spread = key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, key[4] * AREA_CELL_M
-            if m > 2:       # side by side round a circle, facing any way (ARC_FACINGS)
-                model = self.models[cam]
-                area = np.mean([model.group_area_px(group_ring(x, y, m, spread, 2 * math.pi * f / ARC_FACINGS))
-                                for f in range(ARC_FACINGS)])
-            else:           # two people: the blobs' spread is the gap between them
-                area = self.models[cam].group_area_px(group_ring(x, y, m, spread))
-            self._areas[key] = area
-        return area
+        return self._per_cell(self._areas, self._group_area, cam, x, y, m, spread)
 
     def group_centroid(self, cam, x, y, m, spread=0.0):
         """(col, row) of the pixels group_area counts, clipped to camera cam's image (cached
         per 10 cm cell); for more than two people the area-weighted mean over the
         ARC_FACINGS turns of their arc. NaN when none is in the image."""
+        return self._per_cell(self._centroids, self._group_centroid, cam, x, y, m, spread)
+
+    @staticmethod
+    def _per_cell(cache, compute, cam, x, y, m, spread):
+        """compute(cam, x, y, m, spread) at the centre of the 10 cm cell of (x, y), spread to
+        the nearest 10 cm, cached in cache."""
         key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), m, int(round(spread / AREA_CELL_M)))
-        out = self._centroids.get(key)
+        out = cache.get(key)
         if out is None:
-            if len(self._centroids) > 100_000:
-                self._centroids.clear()
-            x, y, spread = key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, key[4] * AREA_CELL_M
-            model = self.models[cam]
-            turns = [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
-            col = row = weight = 0.0
-            for facing in turns:
-                spots = group_ring(x, y, m, spread, facing)
-                area, c, r = model.group_moments_px(spots)
-                if area > 0:
-                    col, row, weight = col + area * c, row + area * r, weight + area
-            out = self._centroids[key] = (col / weight, row / weight) if weight > 0 else (np.nan, np.nan)
+            if len(cache) > 100_000:
+                cache.clear()
+            out = cache[key] = compute(cam, key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, m, key[4] * AREA_CELL_M)
         return out
+
+    def _group_area(self, cam, x, y, m, spread):
+        if m > 2:       # side by side round a circle, facing any way (ARC_FACINGS)
+            model = self.models[cam]
+            return np.mean([model.group_area_px(group_ring(x, y, m, spread, 2 * math.pi * f / ARC_FACINGS))
+                            for f in range(ARC_FACINGS)])
+        return self.models[cam].group_area_px(group_ring(x, y, m, spread))   # two: the spread is their gap
+
+    def _group_centroid(self, cam, x, y, m, spread):
+        model = self.models[cam]
+        turns = [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
+        col = row = weight = 0.0
+        for facing in turns:
+            area, c, r = model.group_moments_px(group_ring(x, y, m, spread, facing))
+            if area > 0:
+                col, row, weight = col + area * c, row + area * r, weight + area
+        return (col / weight, row / weight) if weight > 0 else (np.nan, np.nan)
 
     def _place_groups(self, cams, det, at_edge, boxes, labels, people, sizes, spreads, sole=None):
         """Each group of PLACE_MIN_GROUP or more, seen by two cameras or more, that holds a
