@@ -459,19 +459,21 @@ class BlobFusion:
             out = cache[key] = compute(cam, key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, m, key[4] * AREA_CELL_M)
         return out
 
+    @staticmethod
+    def _turns(m):
+        """The facings m people's pixels are averaged over: ARC_FACINGS turns of their arc
+        for more than two (side by side round a circle, facing any way); two stand on their
+        ring, the blobs' spread the gap between them (no facing: -1)."""
+        return [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
+
     def _group_area(self, cam, x, y, m, spread):
-        if m > 2:       # side by side round a circle, facing any way (ARC_FACINGS)
-            model = self.models[cam]
-            return np.mean([model.group_area_px(group_ring(x, y, m, spread, 2 * math.pi * f / ARC_FACINGS))
-                            for f in range(ARC_FACINGS)])
-        return self.models[cam].group_area_px(group_ring(x, y, m, spread))   # two: the spread is their gap
+        areas = [self.models[cam].group_area_px(group_ring(x, y, m, spread, f)) for f in self._turns(m)]
+        return np.mean(areas) if m > 2 else areas[0]
 
     def _group_centroid(self, cam, x, y, m, spread):
-        model = self.models[cam]
-        turns = [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
         col = row = weight = 0.0
-        for facing in turns:
-            area, c, r = model.group_moments_px(group_ring(x, y, m, spread, facing))
+        for facing in self._turns(m):
+            area, c, r = self.models[cam].group_moments_px(group_ring(x, y, m, spread, facing))
             if area > 0:
                 col, row, weight = col + area * c, row + area * r, weight + area
         return (col / weight, row / weight) if weight > 0 else (np.nan, np.nan)
