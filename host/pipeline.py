@@ -9,8 +9,9 @@ Per tick, each camera contributes its most recent observation (boards report on 
 plus a heartbeat) if it is younger than camera_timeout_s; older cameras count as missing
 and lower the step's coverage, they never stop the room. As each observation arrives, the
 warm places seated people left behind are marked, so no fusion counts them
-(host/residual.py). The tick's count is the tracker's confirmed tracks plus the people held
-where no working camera sees (host/hidden.py). Fusion is a function of the observations
+(host/residual.py). The tick's count is the tracker's confirmed tracks, less those on a seat
+someone walked away from that one camera's border still shows (host/left_behind.py, blob
+mode), plus the people held where no working camera sees (host/hidden.py). Fusion is a function of the observations
 it is given: a tick with the same ones as the tick before (a still room, whose boards send
 only on change) reuses that tick's people instead of fusing again.
 """
@@ -23,6 +24,7 @@ import numpy as np
 from thermocc.fusion import BlobFusion, FrameFusion
 from thermocc.hidden import HiddenPeople
 from thermocc.ingest import KIND_PERSON
+from thermocc.left_behind import LeftBehind
 from thermocc.residual import ResidualHeat
 from thermocc.series import StepAggregates, build_rows, history_length
 from thermocc.tracker import Tracker
@@ -52,6 +54,7 @@ class RoomPipeline:
         self.tracker = Tracker(room)
         self.residual = ResidualHeat(room, self.fusion)
         self.hidden = HiddenPeople(room)
+        self.left_behind = LeftBehind(room)
         self.sinks = list(sinks)
         self.tick = None            # index of the tick being filled
         self.step = None            # index of the step being filled
@@ -61,6 +64,7 @@ class RoomPipeline:
         self.ticks_done = 0
         self.fused_from = ()         # the observations the last fusion was given (None: a camera not used)
         self.fused_people = np.zeros((0, 2))
+        self.fused_support = None
         self.unknown = 0
         self.blobs_only = 0
         self.missing = [False] * len(room.cameras)      # logged as missing (no frame for camera_timeout_s)
@@ -121,8 +125,9 @@ class RoomPipeline:
         self._log_missing(start_ms, ok)
         n_ok = sum(ok)
         used = tuple(o if good else None for o, good in zip(self.latest, ok))
+        support = None
         if len(used) == len(self.fused_from) and all(a is b for a, b in zip(used, self.fused_from)):
-            people = self.fused_people
+            people, support = self.fused_people, self.fused_support
         elif self.mode == "frame":
             frames = np.zeros((len(ok), 768))
             amb = np.zeros(len(ok))
@@ -137,11 +142,15 @@ class RoomPipeline:
             for k, o in enumerate(self.latest):
                 if ok[k]:
                     dets += [(k, *blob) for blob in o.people()]
-            people, _ = self.fusion.fuse(dets, ok)
+            people, labels = self.fusion.fuse(dets, ok)
+            support = _support(dets, labels, len(people))
         if n_ok == 0:
-            people = np.zeros((0, 2))
-        self.fused_from, self.fused_people = used, people
+            people, support = np.zeros((0, 2)), None
+        self.fused_from, self.fused_people, self.fused_support = used, people, support
         tracks = self.tracker.update(people, end_ms)
+        left = self.left_behind.update(self.tracker.tracks, support, end_ms)
+        if left:
+            tracks = [t for t in tracks if t.id not in left]
         hidden = self.hidden.update(ok, self.tracker.confirmed_now, self.tracker.ended_now, end_ms)
         count = len(tracks) + len(hidden)
         self.s_ticks += 1
@@ -220,3 +229,16 @@ def person_pixels(obs):
             box = frame[r0:r1 + 1, c0:c1 + 1]
             keep[r0:r1 + 1, c0:c1 + 1] |= box <= b[7] + 0.01    # the peak is to 0.01 C
     return np.where(keep, frame, obs.ambient_c).reshape(-1)
+
+
+def _support(dets, labels, n_people):
+    """Per fused person, (views, cut): how many cameras' blobs it holds and whether the
+    image border cuts every one of them; (99, False) for a group's people after the first
+    (host/left_behind.py leaves groups alone)."""
+    views = [set() for _ in range(n_people)]
+    cut = [True] * n_people
+    for d, lab in zip(dets, labels):
+        if lab >= 0:
+            views[lab].add(d[0])
+            cut[lab] = cut[lab] and d[3] > 0
+    return [(len(v), c) if v else (99, False) for v, c in zip(views, cut)]

@@ -33,6 +33,7 @@ class Track:
     confirmed: bool = False
     seen_ms: int = 0             # when last matched
     speed_m_s: float = 0.0       # its last matched step's, or half the one before if more: walking ~1, sitting ~0
+    person: int = -1             # index of the fused person it matched in the last update (-1: none)
 
 
 class Tracker:
@@ -68,6 +69,7 @@ class Tracker:
         seen = set(matched_t.tolist())
         for ti, pi in zip(matched_t, matched_p):
             t = tracks[ti]
+            t.person = int(pi)
             x, y = float(people[pi, 0]), float(people[pi, 1])
             # its last few steps: a walker's last one, cut by the border of a view, can read slow
             step = math.hypot(x - t.x, y - t.y) * 1000 / max(1, t_ms - t.seen_ms)
@@ -87,6 +89,7 @@ class Tracker:
         survivors = []
         for i, t in enumerate(tracks):
             if i not in seen:
+                t.person = -1
                 t.misses += 1
                 if t.misses > self.coast:
                     if t.confirmed:
@@ -100,7 +103,8 @@ class Tracker:
             if pi in used:
                 continue
             x, y = float(people[pi, 0]), float(people[pi, 1])
-            t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y), seen_ms=t_ms)
+            t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y), seen_ms=t_ms,
+                      person=pi)
             self.next_id += 1
             if self.confirm <= 1:
                 t.confirmed = True
