@@ -216,7 +216,7 @@ class Fuser:
     def stats(self):
         return {name: {"accepted": s.intake.stats.accepted, "duplicates": s.intake.stats.duplicates,
                        "late": s.intake.stats.late, "ticks": s.pipeline.ticks_done,
-                       "residual_blobs": s.pipeline.residual.marked}
+                       "residual_blobs": s.pipeline.residual.marked, "left_behind_seats": s.pipeline.left_behind.count}
                 for name, s in self.rooms.items()} | {"malformed": self.malformed, "unknown_camera": self.unknown,
                                                   "other_mode": self.other_mode, "failed": self.failed}
 

@@ -30,17 +30,14 @@ class LeftBehind:
         self.last = {}               # track id -> (views, x, y) at the last tick
         self.pending = {}            # track id -> (seat x, seat y, since ms, [ids of walkers born beside it])
         self.marked = set()          # ids of tracks on a left-behind seat
-        self.count = 0
+        self.count = 0               # seats marked so far, for the statistics
 
     def update(self, tracks, support, t_ms):
         """tracks: every track after this tick's update; support: per fused person (views,
         cut: every blob cut by the border), or None (frame mode: nothing marked).
         Returns the ids of tracks not to count."""
         if support is None:
-            self.last.clear()
-            self.pending.clear()
-            self.marked.clear()
-            return self.marked
+            return self.marked      # no blobs looked (no camera working, or frame mode): no evidence
         by_id = {t.id: t for t in tracks}
         born = [t for t in tracks if t.born_ms == t_ms]
         last = {}

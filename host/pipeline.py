@@ -11,9 +11,10 @@ and lower the step's coverage, they never stop the room. As each observation arr
 warm places seated people left behind are marked, so no fusion counts them
 (host/residual.py). The tick's count is the tracker's confirmed tracks, less those on a seat
 someone walked away from that one camera's border still shows (host/left_behind.py, blob
-mode), plus the people held where no working camera sees (host/hidden.py). Fusion is a function of the observations
-it is given: a tick with the same ones as the tick before (a still room, whose boards send
-only on change) reuses that tick's people instead of fusing again.
+mode), plus the people held where no working camera sees (host/hidden.py). Fusion is a
+function of the observations it is given: a tick with the same ones as the tick before (a
+still room, whose boards send only on change) reuses that tick's people instead of fusing
+again.
 """
 from __future__ import annotations
 
