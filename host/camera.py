@@ -139,6 +139,25 @@ def _plane_points(origin, rays, height_m):
 
 
 @njit(cache=True)
+def detection_rays(origins, Rs, fxs, fys, cams, cols, rows, height_m):
+    """For pixels (cols[i], rows[i]) of cameras cams[i] (geometry as box_floor_extents takes
+    it): each one's camera origin (n, 3), unit ray (n, 3) and where the ray crosses the plane
+    at height_m (n, 2; NaN where it does not). CameraModel.rays and plane_points at once for
+    a tick's detections of every camera."""
+    n = len(cams)
+    at, ray, floor = np.empty((n, 3)), np.empty((n, 3)), np.empty((n, 2))
+    col, row = np.empty(1), np.empty(1)
+    for i in range(n):
+        k = cams[i]
+        col[0], row[0] = cols[i], rows[i]
+        d = _pixel_rays(Rs[k], fxs[k], fys[k], col, row)
+        at[i] = origins[k]
+        ray[i] = d[0]
+        floor[i] = _plane_points(origins[k], d, height_m)[0]
+    return at, ray, floor
+
+
+@njit(cache=True)
 def box_floor_extents(origins, Rs, fxs, fys, cams, boxes, height_m):
     """Widest floor extent (m, at height_m) of each pixel bounding box (col0, row0, col1,
     row1) of camera cams[i] (whose origin, rotation and focal lengths are origins[k], Rs[k],

@@ -45,10 +45,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, vectorize
 
-from thermocc.camera import (COLS, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents, floor_mask,
-                             union_area)
+from thermocc.camera import (COLS, EXACT_OUTLINES, PERSON_RADIUS_M, ROWS, CameraModel, _sampled_union,
+                             box_floor_extents, detection_rays, floor_mask, union_area)
 from thermocc.ingest import KIND_PERSON
 from thermocc_shared.detect import contrast_threshold_cd
 
@@ -249,6 +249,8 @@ MAX_GROUP = 20
 # its runs replayed in blob mode went 0.915 -> 0.926 exact pooled (default seeds) and
 # 0.907 -> 0.915 (seed 57).
 ARC_FACINGS = 4
+_ARC_TURNS = np.array([2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)])   # BlobFusion._turns
+_NO_TURN = np.array([-1.0])
 # Counting m + 1 takes the pixels past STEP_FILL of the way from m people's to m + 1's: the
 # nearer count. (Needing all of m + 1's, the count was one short whenever a group's blobs
 # filled less than its outlines, as seated people whole in view do: 0.95 of them.)
@@ -351,34 +353,51 @@ def _pair_areas(origins, Rs, fxs, fys, cams, xs, ys, spreads):
     return out
 
 
+@njit(cache=True)
+def _arc_areas(origin, R, fx, fy, x, y, m, spread, facings):
+    """CameraModel.group_area_px of m people on group_ring(x, y, m, spread, facing), per
+    facing: BlobFusion._group_area's work in one call (a hot path)."""
+    out = np.empty(len(facings))
+    for f in range(len(facings)):
+        spots = group_ring(x, y, m, spread, facings[f])
+        if m <= EXACT_OUTLINES:
+            out[f] = union_area(origin, R, fx, fy, spots)
+        else:
+            out[f] = _sampled_union(origin, R, fx, fy, spots, 4)[0]
+    return out
+
+
+@vectorize(["float64(float64, float64)"], cache=True)
 def clothing_fill(mean_excess, peak_excess):
     """Share of the outline's pixels a blob of this warmth fills, relative to normal
     clothing (1): COLD_CLOTHING_FILL when its mean excess over ambient is under
     COLD_CLOTHING_W of its peak excess, 1 from NORMAL_CLOTHING_W, linear between.
     Arrays or numbers; 1 where the peak is not above ambient."""
-    mean_excess = np.asarray(mean_excess, np.float64)
-    peak_excess = np.asarray(peak_excess, np.float64)
-    w = np.where(peak_excess > 0, mean_excess / np.where(peak_excess > 0, peak_excess, 1.0), 1.0)
-    ramp = np.clip((w - COLD_CLOTHING_W) / (NORMAL_CLOTHING_W - COLD_CLOTHING_W), 0.0, 1.0)
+    w = mean_excess / peak_excess if peak_excess > 0 else 1.0
+    ramp = min(max((w - COLD_CLOTHING_W) / (NORMAL_CLOTHING_W - COLD_CLOTHING_W), 0.0), 1.0)
     return COLD_CLOTHING_FILL + (1.0 - COLD_CLOTHING_FILL) * ramp
 
 
+@njit(cache=True)
 def cluster_clothing_fill(labels, n_clusters, pixels, mean_excess, peak_excess):
     """clothing_fill per detection, judged on its whole cluster (all views of the same
     people): the clusters' pixel-weighted mean excess over their highest peak. A small view
     reads its own ratio less surely (in the benchmark's winter meeting the smallest view read
     0.47-0.51, the others 0.42-0.45). 1 for detections in no cluster."""
-    fill = np.ones(len(labels))
-    inside = labels >= 0
-    if not inside.any():
-        return fill
-    at = labels[inside]
-    weight = np.bincount(at, pixels[inside], n_clusters)
-    warmth = np.bincount(at, pixels[inside] * mean_excess[inside], n_clusters)
+    weight = np.zeros(n_clusters)
+    warmth = np.zeros(n_clusters)
     peak = np.full(n_clusters, -np.inf)
-    np.maximum.at(peak, at, peak_excess[inside])
-    per_cluster = clothing_fill(warmth / np.where(weight > 0, weight, 1.0), peak)
-    fill[inside] = per_cluster[at]
+    for i in range(len(labels)):
+        c = labels[i]
+        if c >= 0:
+            weight[c] += pixels[i]
+            warmth[c] += pixels[i] * mean_excess[i]
+            peak[c] = max(peak[c], peak_excess[i])
+    fill = np.ones(len(labels))
+    for i in range(len(labels)):
+        c = labels[i]
+        if c >= 0:
+            fill[i] = clothing_fill(warmth[c] / (weight[c] if weight[c] > 0 else 1.0), peak[c])
     return fill
 
 
@@ -414,6 +433,7 @@ class BlobFusion:
         self._fxs = np.array([m.fx for m in self.models])
         self._fys = np.array([m.fy for m in self.models])
         self._sole = {}          # sole_view_pixels per set of working cameras
+        self._lone_bars = {}     # _lone_bar per camera
 
     def sole_view_pixels(self, live):
         """(n_cameras, ROWS, COLS) bool: the pixels of each working camera (live: bool per
@@ -464,10 +484,11 @@ class BlobFusion:
         """The facings m people's pixels are averaged over: ARC_FACINGS turns of their arc
         for more than two (side by side round a circle, facing any way); two stand on their
         ring, the blobs' spread the gap between them (no facing: -1)."""
-        return [2 * math.pi * f / ARC_FACINGS for f in range(ARC_FACINGS)] if m > 2 else [-1.0]
+        return _ARC_TURNS if m > 2 else _NO_TURN
 
     def _group_area(self, cam, x, y, m, spread):
-        areas = [self.models[cam].group_area_px(group_ring(x, y, m, spread, f)) for f in self._turns(m)]
+        areas = _arc_areas(self._origins[cam], self._Rs[cam], self._fxs[cam], self._fys[cam], x, y, m, spread,
+                           self._turns(m))
         return np.mean(areas) if m > 2 else areas[0]
 
     def _group_centroid(self, cam, x, y, m, spread):
@@ -542,13 +563,21 @@ class BlobFusion:
         sole_view_pixels at its centroid): no second view can tell there."""
         sizes = np.ones(len(people), np.int64)
         spreads = np.zeros(len(people))
+        if only is None:               # plain lists: most clusters are one blob (a hot path)
+            clusters = [[] for _ in range(len(people))]
+            for i, c in enumerate(labels.tolist()):
+                if c >= 0:
+                    clusters[c].append(i)
+            clusters = enumerate(clusters)
+        else:
+            clusters = [(only, np.flatnonzero(labels == only).tolist())]
+        cam_of = cams.tolist()
         todo = []
-        for c in range(len(people)) if only is None else (only,):
-            members = np.flatnonzero(labels == c)
+        for c, members in clusters:
             if len(members) == 1 and (sole is None or not sole[members[0]]) or \
-                    len(members) > 1 and len(set(cams[members].tolist())) < 2:
+                    len(members) > 1 and len({cam_of[i] for i in members}) < 2:
                 continue           # one view cannot tell a group from warm floor: one person
-            todo.append((c, members))
+            todo.append((c, np.array(members, np.int64)))
         if not todo:
             return sizes, spreads
         extents = self.box_extents(cams, boxes)
@@ -589,20 +618,12 @@ class BlobFusion:
         counts, a cluster that holds a group counts as the group's size; with their excess,
         the pixels of clusters whose clothing reads cold count for more
         (cluster_clothing_fill)."""
-        if not detections:
+        if len(detections) == 0:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
         det = np.array(detections, np.float64)
         cams = det[:, 0].astype(np.int64)
-        origins = np.empty((len(det), 3))
-        dirs = np.empty((len(det), 3))
-        floor = np.empty((len(det), 2))
-        for k in np.unique(cams):            # one batch of rays per camera (a hot path in replays)
-            sel = cams == k
-            model = self.models[k]
-            rays = model.rays(det[sel, 1], det[sel, 2])
-            origins[sel] = model.origin
-            dirs[sel] = rays
-            floor[sel] = model.plane_points(rays, self.target_h)
+        origins, dirs, floor = detection_rays(self._origins, self._Rs, self._fxs, self._fys, cams, det[:, 1], det[:, 2],
+                                              self.target_h)
         at_edge = det[:, 3] > 0 if det.shape[1] > 3 else np.zeros(len(det), np.bool_)
         labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m,
                                       at_edge)
@@ -711,15 +732,22 @@ class BlobFusion:
         if self.min_lone_fraction <= 0:
             return people, labels
         keep = np.ones(len(people), bool)
-        members = np.bincount(labels[labels >= 0], minlength=len(people))
-        for i in np.flatnonzero(labels >= 0):
-            c = labels[i]
+        members = np.bincount(labels[labels >= 0], minlength=len(people)).tolist()
+        pixels = det[:, 4].tolist()
+        for i, (c, k) in enumerate(zip(labels.tolist(), cams.tolist())):
             # most blobs are more than a fragment anywhere in their image: no closer look
-            if members[c] == 1 and det[i, 4] < self.min_lone_fraction * self._lone_area_bound(cams[i]):
-                keep[c] = det[i, 4] >= self.min_lone_fraction * self.lone_person_area(cams[i], people[c], det[i])
+            if c >= 0 and members[c] == 1 and pixels[i] < self._lone_bar(k):
+                keep[c] = pixels[i] >= self.min_lone_fraction * self.lone_person_area(k, people[c], det[i])
         if keep.all():
             return people, labels
         return _keep_clusters(people, labels, keep)
+
+    def _lone_bar(self, cam):
+        """min_lone_fraction of _lone_area_bound(cam), kept per camera (a hot path)."""
+        bar = self._lone_bars.get(cam)
+        if bar is None:
+            bar = self._lone_bars[cam] = self.min_lone_fraction * self._lone_area_bound(cam)
+        return bar
 
     def _lone_area_bound(self, cam):
         """The most pixels one whole person covers in camera cam where a lone blob can be

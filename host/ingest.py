@@ -51,8 +51,14 @@ class Observation:
         if not len(b):
             return np.zeros((0, 10))
         b = b[b[:, 9] == KIND_PERSON]
-        edge = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
-        return np.column_stack([b[:, :2], edge, b[:, 6], b[:, 2:6], b[:, 8] - self.ambient_c, b[:, 7] - self.ambient_c])
+        out = np.empty((len(b), 10))         # filled column by column: a hot path in replays
+        out[:, :2] = b[:, :2]
+        out[:, 2] = (b[:, 2] <= 0) | (b[:, 3] <= 0) | (b[:, 4] >= 31) | (b[:, 5] >= 23)
+        out[:, 3] = b[:, 6]
+        out[:, 4:8] = b[:, 2:6]
+        out[:, 8] = b[:, 8] - self.ambient_c
+        out[:, 9] = b[:, 7] - self.ambient_c
+        return out
 
 
 def observation_from_message(msg, source="mqtt"):

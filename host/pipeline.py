@@ -139,10 +139,7 @@ class RoomPipeline:
                     frames[k], amb[k], usable[k], blobs[k] = person_pixels(o), o.ambient_c, True, o.blobs
             people = self.frame_fusion.fuse(frames, amb, usable, blobs)
         else:
-            dets = []
-            for k, o in enumerate(self.latest):
-                if ok[k]:
-                    dets += [(k, *blob) for blob in o.people()]
+            dets = _detections(self.latest, ok)
             people, labels = self.fusion.fuse(dets, ok)
             support = _support(dets, labels, len(people))
         if n_ok == 0:
@@ -232,14 +229,27 @@ def person_pixels(obs):
     return np.where(keep, frame, obs.ambient_c).reshape(-1)
 
 
+def _detections(latest, ok):
+    """(k, 11): camera index and Observation.people() of the person blobs of the working
+    cameras' latest observations (BlobFusion.fuse's detections)."""
+    people = [(k, o.people()) for k, o in enumerate(latest) if ok[k]]
+    dets = np.empty((sum(len(p) for _, p in people), 11))
+    at = 0
+    for k, p in people:
+        dets[at:at + len(p), 0] = k
+        dets[at:at + len(p), 1:] = p
+        at += len(p)
+    return dets
+
+
 def _support(dets, labels, n_people):
     """Per fused person, (views, cut): how many cameras' blobs it holds and whether the
     image border cuts every one of them; (99, False) for a group's people after the first
     (host/left_behind.py leaves groups alone)."""
     views = [set() for _ in range(n_people)]
     cut = [True] * n_people
-    for d, lab in zip(dets, labels):
+    for cam, edge, lab in zip(dets[:, 0].tolist(), dets[:, 3].tolist(), labels.tolist()):
         if lab >= 0:
-            views[lab].add(d[0])
-            cut[lab] = cut[lab] and d[3] > 0
+            views[lab].add(cam)
+            cut[lab] = cut[lab] and edge > 0
     return [(len(v), c) if v else (99, False) for v, c in zip(views, cut)]

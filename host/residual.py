@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from thermocc.ingest import KIND_PERSON, KIND_RESIDUAL
 
@@ -50,105 +50,148 @@ MAX_PLACES = 48         # per camera (a frame has at most 24 blobs)
 
 log = logging.getLogger("thermocc.residual")
 
-
-@dataclass
-class Place:
-    """Where a camera's blob has kept its place: its centroid (pixels), settled size
-    (pixels), since when (ms), when last seen (ms), and whether it is residual heat."""
-    col: float
-    row: float
-    pixels: float
-    since_ms: int
-    seen_ms: int
-    residual: bool = False
+# A camera's places are rows of a (MAX_PLACES, 6) array, the first `count` in use, oldest
+# first: centroid (pixels), settled size (pixels), since when and last seen (ms), and
+# whether it is residual heat (1.0). Matching them runs per frame, in numba (_match_places).
+COL, ROW, PIXELS, SINCE_MS, SEEN_MS, RESIDUAL = range(6)
+_NO_FRAME = np.zeros((0, 10))
 
 
 class ResidualHeat:
     def __init__(self, room, fusion):
         self.fusion = fusion                 # BlobFusion: camera models and one person's area
         self.target_h = room.settings.target_height_m
-        self.places = [[] for _ in room.cameras]
-        self.last = [None] * len(room.cameras)   # per camera: (t_ms, [(col, row)] of its last person blobs)
+        self.places = [np.zeros((MAX_PLACES, 6)) for _ in room.cameras]
+        self.counts = [0] * len(room.cameras)
+        # per camera: (t_ms, blobs) of its last frame, marked; None when it had no blob
+        self.last = [None] * len(room.cameras)
+        self._pending = np.empty((64, 2), np.int64)     # _match_places's output, grown as needed
         self.marked = 0                      # blobs marked residual, for the statistics
 
     def mark(self, cam, obs):
         """Mark the residual blobs of camera cam's observation obs (in place, kind column)."""
         b = obs.blobs
-        t = obs.t_ms
+        t = float(obs.t_ms)
         places = self.places[cam]
-        forget_ms = FORGET_S * 1000
-        places[:] = [p for p in places if t - p.seen_ms <= forget_ms]
         before, self.last[cam] = self.last[cam], None
-        if not len(b):
-            return
-        # plain lists: a frame has a few blobs, on which numpy's per-call cost is most of the work
-        rows = b.tolist()
-        inner = [i for i, r in enumerate(rows)
-                 if r[9] == KIND_PERSON and r[2] > 0 and r[3] > 0 and r[4] < 31 and r[5] < 23]
-        taken = set()
-        cols = [p.col for p in places]       # as they were: a place added or moved since is taken
-        for i in sorted(inner, key=lambda i: -rows[i][6]):      # largest first (stable on ties)
-            col, row, n = rows[i][0], rows[i][1], rows[i][6]
-            best, best_d = None, MATCH_PX
-            # the nearest place not yet taken (the last, on a tie); most are columns away
-            for j in [j for j, c in enumerate(cols) if -MATCH_PX <= c - col <= MATCH_PX]:
-                p = places[j]
-                d = math.hypot(p.col - col, p.row - row)
-                if j not in taken and d <= best_d:
-                    best, best_d = j, d
-            if best is None:
-                if len(places) < MAX_PLACES:
-                    places.append(Place(col, row, n, t, t))
-                    taken.add(len(places) - 1)
-                continue
-            taken.add(best)
-            p = places[best]
-            if p.residual:
-                if n <= p.pixels + GROW_PX and t - p.since_ms <= RESIDUAL_MAX_S * 1000 and \
-                        not (n > p.pixels and self._walked_in(before, b, i, t)):
-                    self._residual(b, i, p, col, row, t)
-                else:                        # someone sits there again (or it has been too long)
-                    places[best] = Place(col, row, n, t, t)
-                continue
-            if n > SHRINK * p.pixels:        # the same blob: follow it
-                p.col, p.row, p.seen_ms = col, row, t
-                p.pixels += SIZE_WEIGHT * (n - p.pixels)
-                continue
-            one = self._one_person(cam, col, row) if t - p.since_ms >= SETTLED_S * 1000 else 0.0
-            if one and p.pixels >= WHOLE * one and n < LONE_FRACTION * one:
+        before_t, before_b = before if before is not None else (-np.inf, _NO_FRAME)
+        if len(self._pending) < len(b):
+            self._pending = np.empty((len(b), 2), np.int64)
+        pending = self._pending
+        self.counts[cam], marked, n_pending = _match_places(places, self.counts[cam], b, t, before_t, before_b,
+                                                            pending)
+        self.marked += marked
+        # a settled place whose blob shrank: residual when it was a whole person's blob there
+        # and what stays is not (one person's pixels there: BlobFusion's cached outline model)
+        for i, j in pending[:n_pending].tolist() if n_pending else ():
+            p = places[j]
+            col, row, n = b[i, 0], b[i, 1], b[i, 6]
+            one = self._one_person(cam, col, row)
+            if one and p[PIXELS] >= WHOLE * one and n < LONE_FRACTION * one:
                 log.info("%s/%s: the blob at pixel (%.1f, %.1f) shrank from %.0f to %.0f pixels in place (one "
                          "person there: %.0f): residual heat of someone who left, not counted while it stays",
-                         obs.node, obs.cam, col, row, p.pixels, n, one)
-                p.residual = True
-                p.pixels = n
-                p.since_ms = t
-                self._residual(b, i, p, col, row, t)
-            else:                            # still a whole person, or not settled yet: a new place
-                places[best] = Place(col, row, n, t, t)
-
-        self.last[cam] = (t, [(r[0], r[1]) for r, kind in zip(rows, b[:, 9].tolist()) if kind == KIND_PERSON])
-
-    @staticmethod
-    def _walked_in(before, b, i, t):
-        """Whether a person blob of the camera's frame before (t_ms, centroids), WALK_IN_S at
-        most before t, was within ARRIVE_PX of blob i and has no blob but i near it now."""
-        if before is None or t - before[0] > WALK_IN_S * 1000:
-            return False
-        here = b[i, :2]
-        others = np.delete(b[:, :2], i, axis=0)
-        for q in before[1]:
-            d = math.hypot(q[0] - here[0], q[1] - here[1])
-            if MATCH_PX < d <= ARRIVE_PX and not (np.hypot(*(others - q).T) <= ARRIVE_PX).any():
-                return True
-        return False
-
-    def _residual(self, b, i, place, col, row, t):
-        b[i, 9] = KIND_RESIDUAL
-        place.col, place.row, place.seen_ms = col, row, t
-        self.marked += 1
+                         obs.node, obs.cam, col, row, p[PIXELS], n, one)
+                p[:] = (col, row, n, t, t, 1.0)
+                b[i, 9] = KIND_RESIDUAL
+                self.marked += 1
+            else:                            # still a whole person: a new place
+                p[:] = (col, row, n, t, t, 0.0)
+        if len(b):
+            self.last[cam] = (t, b)
 
     def _one_person(self, cam, col, row):
         x, y = self.fusion.models[cam].to_floor([col], [row], self.target_h)[0]
         if not np.isfinite(x):
             return 0.0
         return self.fusion.group_area(cam, x, y, 1)
+
+
+@njit(cache=True)
+def _match_places(places, count, blobs, t, before_t, before, pending):
+    """One frame of ResidualHeat.mark: forget places unseen for FORGET_S, then give each
+    person blob inside the image (largest first, stable on ties) the nearest place within
+    MATCH_PX not yet taken (the last, on a tie), and follow, mark or start places. A settled
+    place whose blob shrank needs one person's pixels there, which the caller has: those
+    (blob, place) pairs go to pending. Returns (places in use, blobs marked, pending)."""
+    kept = 0
+    for j in range(count):
+        if t - places[j, SEEN_MS] <= FORGET_S * 1000:
+            places[kept] = places[j]
+            kept += 1
+    count = kept
+    order = np.empty(len(blobs), np.int64)
+    m = 0
+    for i in range(len(blobs)):
+        r = blobs[i]
+        if r[9] == KIND_PERSON and r[2] > 0 and r[3] > 0 and r[4] < 31 and r[5] < 23:
+            k = m                            # insertion sort, largest first; equal sizes keep their order
+            while k > 0 and blobs[order[k - 1], 6] < r[6]:
+                order[k] = order[k - 1]
+                k -= 1
+            order[k] = i
+            m += 1
+    cols = places[:count, COL].copy()        # as they were: a place added or moved since is taken
+    taken = np.zeros(MAX_PLACES, np.bool_)
+    marked = 0
+    n_pending = 0
+    for q in range(m):
+        i = order[q]
+        col, row, n = blobs[i, 0], blobs[i, 1], blobs[i, 6]
+        best, best_d = -1, MATCH_PX
+        for j in range(len(cols)):
+            if -MATCH_PX <= cols[j] - col <= MATCH_PX:
+                d = math.hypot(places[j, COL] - col, places[j, ROW] - row)
+                if not taken[j] and d <= best_d:
+                    best, best_d = j, d
+        if best < 0:
+            if count < MAX_PLACES:
+                _start(places[count], col, row, n, t)
+                taken[count] = True
+                count += 1
+            continue
+        taken[best] = True
+        p = places[best]
+        if p[RESIDUAL] > 0:
+            if n <= p[PIXELS] + GROW_PX and t - p[SINCE_MS] <= RESIDUAL_MAX_S * 1000 and \
+                    not (n > p[PIXELS] and _walked_in(before_t, before, blobs, i, t)):
+                p[COL], p[ROW], p[SEEN_MS] = col, row, t
+                blobs[i, 9] = KIND_RESIDUAL
+                marked += 1
+            else:                            # someone sits there again (or it has been too long)
+                _start(p, col, row, n, t)
+            continue
+        if n > SHRINK * p[PIXELS]:           # the same blob: follow it
+            p[COL], p[ROW], p[SEEN_MS] = col, row, t
+            p[PIXELS] += SIZE_WEIGHT * (n - p[PIXELS])
+        elif t - p[SINCE_MS] >= SETTLED_S * 1000:
+            pending[n_pending, 0], pending[n_pending, 1] = i, best
+            n_pending += 1
+        else:                                # not settled yet: a new place
+            _start(p, col, row, n, t)
+    return count, marked, n_pending
+
+
+@njit(cache=True)
+def _start(p, col, row, n, t):
+    p[COL], p[ROW], p[PIXELS], p[SINCE_MS], p[SEEN_MS], p[RESIDUAL] = col, row, n, t, t, 0.0
+
+
+@njit(cache=True)
+def _walked_in(before_t, before, blobs, i, t):
+    """Whether a person blob of the camera's frame before (at before_t, blobs before),
+    WALK_IN_S at most before t, was within ARRIVE_PX of blob i and has no blob but i near
+    it now."""
+    if t - before_t > WALK_IN_S * 1000:
+        return False
+    for q in range(len(before)):
+        if before[q, 9] != KIND_PERSON:
+            continue
+        d = math.hypot(before[q, 0] - blobs[i, 0], before[q, 1] - blobs[i, 1])
+        if MATCH_PX < d <= ARRIVE_PX:
+            alone = True
+            for o in range(len(blobs)):
+                if o != i and math.hypot(blobs[o, 0] - before[q, 0], blobs[o, 1] - before[q, 1]) <= ARRIVE_PX:
+                    alone = False
+            if alone:
+                return True
+    return False

@@ -153,13 +153,14 @@ def polygon_area(poly):
     return abs(twice) / 2
 
 
+@njit(cache=True)
 def point_in_polygon(x, y, poly):
-    pts = poly.tolist() if isinstance(poly, np.ndarray) else poly     # (numpy rows unpack slowly)
+    """Whether (x, y) lies inside the polygon (k, 2) array (crossings of a ray along +x)."""
     inside = False
-    n = len(pts)
+    n = len(poly)
     for i in range(n):
-        x1, y1 = pts[i]
-        x2, y2 = pts[(i + 1) % n]
+        j = (i + 1) % n
+        x1, y1, x2, y2 = poly[i, 0], poly[i, 1], poly[j, 0], poly[j, 1]
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside

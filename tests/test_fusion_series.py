@@ -622,7 +622,7 @@ def test_someone_who_walks_back_into_their_residual_seat_is_a_person_even_if_the
     them back; the same growth without a walker, or with the walker still beside it, or a
     walker seen long before, is not."""
     from thermocc.ingest import KIND_PERSON, KIND_RESIDUAL, Observation
-    from thermocc.residual import ARRIVE_PX, ResidualHeat, WALK_IN_S
+    from thermocc.residual import ARRIVE_PX, RESIDUAL, ResidualHeat, WALK_IN_S
 
     def obs(t_s, blobs):
         rows = [[c, r, int(c) - 1, int(r) - 2, int(c) + 1, int(r) + 1, n, 30.0, 28.0, 0] for c, r, n in blobs]
@@ -636,7 +636,7 @@ def test_someone_who_walks_back_into_their_residual_seat_is_a_person_even_if_the
         for n in [12] * 5 + [6, 6]:                  # settled, then residual at 6 pixels
             rule.mark(0, obs(t, [(18.1, 19.3, n)]))
             t += 30
-        assert rule.places[0][0].residual
+        assert rule.places[0][0, RESIDUAL]
         for step in walker_steps:
             rule.mark(0, obs(t, [(18.1, 19.3, 6), (*step, 8)]))
             t += gap_s
