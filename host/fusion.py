@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit
 
 from thermocc.camera import (COLS, EXACT_OUTLINES, PERSON_RADIUS_M, ROWS, CameraModel, _sampled_union,
                              box_floor_extents, detection_rays, floor_mask, union_area)
@@ -367,23 +367,35 @@ def _arc_areas(origin, R, fx, fy, x, y, m, spread, facings):
     return out
 
 
-@vectorize(["float64(float64, float64)"], cache=True)
 def clothing_fill(mean_excess, peak_excess):
     """Share of the outline's pixels a blob of this warmth fills, relative to normal
     clothing (1): COLD_CLOTHING_FILL when its mean excess over ambient is under
     COLD_CLOTHING_W of its peak excess, 1 from NORMAL_CLOTHING_W, linear between.
     Arrays or numbers; 1 where the peak is not above ambient."""
-    w = mean_excess / peak_excess if peak_excess > 0 else 1.0
-    ramp = min(max((w - COLD_CLOTHING_W) / (NORMAL_CLOTHING_W - COLD_CLOTHING_W), 0.0), 1.0)
+    mean_excess = np.asarray(mean_excess, np.float64)
+    peak_excess = np.asarray(peak_excess, np.float64)
+    w = np.where(peak_excess > 0, mean_excess / np.where(peak_excess > 0, peak_excess, 1.0), 1.0)
+    ramp = np.clip((w - COLD_CLOTHING_W) / (NORMAL_CLOTHING_W - COLD_CLOTHING_W), 0.0, 1.0)
     return COLD_CLOTHING_FILL + (1.0 - COLD_CLOTHING_FILL) * ramp
 
 
-@njit(cache=True)
 def cluster_clothing_fill(labels, n_clusters, pixels, mean_excess, peak_excess):
     """clothing_fill per detection, judged on its whole cluster (all views of the same
     people): the clusters' pixel-weighted mean excess over their highest peak. A small view
     reads its own ratio less surely (in the benchmark's winter meeting the smallest view read
     0.47-0.51, the others 0.42-0.45). 1 for detections in no cluster."""
+    labels = np.asarray(labels, np.int64)
+    mean, peak = _cluster_warmth(labels, n_clusters, np.asarray(pixels, np.float64),
+                                 np.asarray(mean_excess, np.float64), np.asarray(peak_excess, np.float64))
+    if n_clusters == 0:
+        return np.ones(len(labels))
+    return np.where(labels >= 0, clothing_fill(mean, peak)[np.maximum(labels, 0)], 1.0)
+
+
+@njit(cache=True)
+def _cluster_warmth(labels, n_clusters, pixels, mean_excess, peak_excess):
+    """Per cluster: the pixel-weighted mean excess of its detections (0 without pixels) and
+    their highest peak excess (-inf without detections), summed in detection order."""
     weight = np.zeros(n_clusters)
     warmth = np.zeros(n_clusters)
     peak = np.full(n_clusters, -np.inf)
@@ -393,12 +405,9 @@ def cluster_clothing_fill(labels, n_clusters, pixels, mean_excess, peak_excess):
             weight[c] += pixels[i]
             warmth[c] += pixels[i] * mean_excess[i]
             peak[c] = max(peak[c], peak_excess[i])
-    fill = np.ones(len(labels))
-    for i in range(len(labels)):
-        c = labels[i]
-        if c >= 0:
-            fill[i] = clothing_fill(warmth[c] / (weight[c] if weight[c] > 0 else 1.0), peak[c])
-    return fill
+    for c in range(n_clusters):
+        warmth[c] /= weight[c] if weight[c] > 0 else 1.0
+    return warmth, peak
 
 
 def ring_spread(extent):
