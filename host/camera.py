@@ -274,6 +274,19 @@ def _sampled_union(origin, R, fx, fy, spots, sub):
     hi0, hi1 = min(np.ceil(hi0 + 0.5) - 0.5, COLS - 0.5), min(np.ceil(hi1 + 0.5) - 0.5, ROWS - 0.5)
     if hi0 <= lo0 or hi1 <= lo1:
         return 0.0, np.nan, np.nan
+    # per outline: its vertices' box (a point outside it is outside the outline) and its
+    # edges (start, end - start) for the inside test
+    boxes = np.empty((len(outlines), 4))
+    first = np.zeros(len(outlines) + 1, np.int64)      # outline q's edges: edges[first[q]:first[q + 1]]
+    for q in range(len(outlines)):
+        first[q + 1] = first[q] + len(outlines[q])
+    edges = np.empty((first[-1], 4))
+    for q in range(len(outlines)):
+        o = outlines[q]
+        n = len(o)
+        boxes[q] = o[:, 0].min(), o[:, 1].min(), o[:, 0].max(), o[:, 1].max()
+        for i in range(n):
+            edges[first[q] + i] = o[i, 0], o[i, 1], o[(i + 1) % n, 0] - o[i, 0], o[(i + 1) % n, 1] - o[i, 1]
     step = 1.0 / sub
     inside = 0
     sum_col = 0.0
@@ -282,13 +295,12 @@ def _sampled_union(origin, R, fx, fy, spots, sub):
     while gx < hi0:
         gy = lo1 + step / 2
         while gy < hi1:
-            for o in outlines:
-                n = len(o)
+            for q in range(len(boxes)):
+                if gx < boxes[q, 0] or gy < boxes[q, 1] or gx > boxes[q, 2] or gy > boxes[q, 3]:
+                    continue
                 hit = True
-                for e in range(n):
-                    a0, a1 = o[e, 0], o[e, 1]
-                    b0, b1 = o[(e + 1) % n, 0], o[(e + 1) % n, 1]
-                    if (b0 - a0) * (gy - a1) - (b1 - a1) * (gx - a0) < 0:
+                for i in range(first[q], first[q + 1]):
+                    if edges[i, 2] * (gy - edges[i, 1]) - edges[i, 3] * (gx - edges[i, 0]) < 0:
                         hit = False
                         break
                 if hit:

@@ -384,9 +384,10 @@ def cluster_clothing_fill(labels, n_clusters, pixels, mean_excess, peak_excess):
     people): the clusters' pixel-weighted mean excess over their highest peak. A small view
     reads its own ratio less surely (in the benchmark's winter meeting the smallest view read
     0.47-0.51, the others 0.42-0.45). 1 for detections in no cluster."""
-    labels = np.asarray(labels, np.int64)
-    mean, peak = _cluster_warmth(labels, n_clusters, np.asarray(pixels, np.float64),
-                                 np.asarray(mean_excess, np.float64), np.asarray(peak_excess, np.float64))
+    labels = np.ascontiguousarray(labels, np.int64)
+    mean, peak = _cluster_warmth(labels, n_clusters, np.ascontiguousarray(pixels, np.float64),
+                                 np.ascontiguousarray(mean_excess, np.float64),
+                                 np.ascontiguousarray(peak_excess, np.float64))
     if n_clusters == 0:
         return np.ones(len(labels))
     return np.where(labels >= 0, clothing_fill(mean, peak)[np.maximum(labels, 0)], 1.0)
@@ -554,8 +555,8 @@ class BlobFusion:
     def box_extents(self, cams, boxes):
         """Widest floor extent (m, at the target height) of each detection's bounding box
         (col0, row0, col1, row1); 0 where part of it does not reach the floor."""
-        return box_floor_extents(self._origins, self._Rs, self._fxs, self._fys, np.asarray(cams, np.int64),
-                                 np.asarray(boxes, np.float64), self.target_h)
+        return box_floor_extents(self._origins, self._Rs, self._fxs, self._fys, np.ascontiguousarray(cams, np.int64),
+                                 np.ascontiguousarray(boxes, np.float64), self.target_h)
 
     @staticmethod
     def group_spread(extents, members):
@@ -631,7 +632,9 @@ class BlobFusion:
             return np.zeros((0, 2)), np.zeros(0, np.int64)
         det = np.array(detections, np.float64)
         cams = det[:, 0].astype(np.int64)
-        origins, dirs, floor = detection_rays(self._origins, self._Rs, self._fxs, self._fys, cams, det[:, 1], det[:, 2],
+        # (contiguous columns: one compiled kernel however many detections, numba types by layout)
+        origins, dirs, floor = detection_rays(self._origins, self._Rs, self._fxs, self._fys, cams,
+                                              np.ascontiguousarray(det[:, 1]), np.ascontiguousarray(det[:, 2]),
                                               self.target_h)
         at_edge = det[:, 3] > 0 if det.shape[1] > 3 else np.zeros(len(det), np.bool_)
         labels, people, _ = associate(cams, origins, dirs, floor, self.gate_m, self.h_low, self.h_high, self.body_m,

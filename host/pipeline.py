@@ -24,7 +24,7 @@ import numpy as np
 
 from thermocc.fusion import BlobFusion, FrameFusion
 from thermocc.hidden import HiddenPeople
-from thermocc.ingest import KIND_PERSON
+from thermocc.ingest import KIND_PERSON, person_detections
 from thermocc.left_behind import LeftBehind
 from thermocc.residual import ResidualHeat
 from thermocc.series import StepAggregates, build_rows, history_length
@@ -232,14 +232,12 @@ def person_pixels(obs):
 def _detections(latest, ok):
     """(k, 11): camera index and Observation.people() of the person blobs of the working
     cameras' latest observations (BlobFusion.fuse's detections)."""
-    people = [(k, o.people()) for k, o in enumerate(latest) if ok[k]]
-    dets = np.empty((sum(len(p) for _, p in people), 11))
-    at = 0
-    for k, p in people:
-        dets[at:at + len(p), 0] = k
-        dets[at:at + len(p), 1:] = p
-        at += len(p)
-    return dets
+    seen = [(k, o) for k, o in enumerate(latest) if ok[k] and len(o.blobs)]
+    if not seen:
+        return np.zeros((0, 11))
+    n = [len(o.blobs) for _, o in seen]
+    return person_detections(np.concatenate([o.blobs for _, o in seen]), np.repeat([k for k, _ in seen], n),
+                             np.repeat([o.ambient_c for _, o in seen], n))
 
 
 def _support(dets, labels, n_people):

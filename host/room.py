@@ -121,9 +121,14 @@ class Room:
     def zone_index(self, x, y):
         """Index of the zone holding (x, y); a point in no zone goes to the nearest one, so
         every person is in exactly one zone and zone counts sum to the room count."""
-        for i, z in enumerate(self.zones):
-            if point_in_polygon(x, y, z.polygon):
-                return i
+        table = self.__dict__.get("_zone_vertices")        # all zones' vertices, for one numba call
+        if table is None:
+            polygons = [np.ascontiguousarray(z.polygon, np.float64) for z in self.zones]
+            table = self._zone_vertices = (np.concatenate(polygons) if polygons else np.zeros((0, 2)),
+                                           np.cumsum([0] + [len(p) for p in polygons]))
+        inside = _first_polygon_holding(float(x), float(y), *table)
+        if inside >= 0:
+            return inside
         best, best_d = 0, math.inf
         for i, z in enumerate(self.zones):
             d = distance_to_polygon(x, y, z.polygon)
@@ -164,6 +169,15 @@ def point_in_polygon(x, y, poly):
         if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
             inside = not inside
     return inside
+
+
+@njit(cache=True)
+def _first_polygon_holding(x, y, vertices, first):
+    """Index of the first polygon vertices[first[i]:first[i + 1]] holding (x, y); -1 for none."""
+    for i in range(len(first) - 1):
+        if point_in_polygon(x, y, vertices[first[i]:first[i + 1]]):
+            return i
+    return -1
 
 
 def distance_to_segment(px, py, ax, ay, bx, by):
