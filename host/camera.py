@@ -206,10 +206,13 @@ def _person_outline(origin, R, fx, fy, x, y):
     """CameraModel.person_outline for a camera at origin with room-from-camera rotation R;
     an empty outline when part of the person is behind the camera."""
     n = len(_RING)
+    cos, sin = np.empty(n), np.empty(n)      # the ring's, once for its bottom and its top
+    for j in range(n):
+        cos[j], sin[j] = np.cos(_RING[j]), np.sin(_RING[j])
     pts = np.empty((2 * n, 2))
     for i in range(2 * n):
-        v0 = x + PERSON_RADIUS_M * np.cos(_RING[i % n]) - origin[0]
-        v1 = y + PERSON_RADIUS_M * np.sin(_RING[i % n]) - origin[1]
+        v0 = x + PERSON_RADIUS_M * cos[i % n] - origin[0]
+        v1 = y + PERSON_RADIUS_M * sin[i % n] - origin[1]
         v2 = (PERSON_BOTTOM_M if i < n else PERSON_TOP_M) - origin[2]
         c0 = v0 * R[0, 0] + v1 * R[1, 0] + v2 * R[2, 0]             # camera coordinates (v @ R)
         c1 = v0 * R[0, 1] + v1 * R[1, 1] + v2 * R[2, 1]
@@ -318,19 +321,25 @@ def _sampled_union(origin, R, fx, fy, spots, sub):
 @njit(cache=True)
 def clip_convex(poly, clipper):
     """The part of polygon poly (k, 2) inside convex polygon clipper (vertices turning as
-    convex_hull's do), by Sutherland-Hodgman: one pass per clipper edge."""
-    out = poly.copy()
+    convex_hull's do), by Sutherland-Hodgman: one pass per clipper edge, between two
+    buffers (a hot path: each pass keeps or cuts each vertex, two outputs at most)."""
     m = len(clipper)
+    cap = 2 * (len(poly) + m)
+    out, kept, side = np.empty((cap, 2)), np.empty((cap, 2)), np.empty(cap)
+    n = len(poly)
+    out[:n] = poly
     for e in range(m):
-        if len(out) == 0:
+        if n == 0:
             break
+        if 2 * n > cap:                      # (convex polygons never need it)
+            cap = 2 * n
+            grown = np.empty((cap, 2))
+            grown[:n] = out[:n]
+            out, kept, side = grown, np.empty((cap, 2)), np.empty(cap)
         ax, ay = clipper[e, 0], clipper[e, 1]
         ex, ey = clipper[(e + 1) % m, 0] - ax, clipper[(e + 1) % m, 1] - ay
-        n = len(out)
-        side = np.empty(n)          # > 0 inside this edge's half-plane
-        for i in range(n):
+        for i in range(n):                   # > 0 inside this edge's half-plane
             side[i] = ex * (out[i, 1] - ay) - ey * (out[i, 0] - ax)
-        kept = np.empty((2 * n, 2))
         k = 0
         for i in range(n):
             j = (i + 1) % n
@@ -342,8 +351,8 @@ def clip_convex(poly, clipper):
                 kept[k, 0] = out[i, 0] + f * (out[j, 0] - out[i, 0])
                 kept[k, 1] = out[i, 1] + f * (out[j, 1] - out[i, 1])
                 k += 1
-        out = kept[:k].copy()
-    return out
+        out, kept, n = kept, out, k
+    return out[:n].copy()
 
 
 def coverage(room, height_m=None, cell_m=0.1):
