@@ -148,9 +148,9 @@ class Fuser:
             self.malformed += 1
             log.warning("malformed message on %s: %s", topic, e)
             return None
-        return self.handle_message(msg, pixels)
+        return self.handle_message(msg, pixels, raw=payload)
 
-    def handle_message(self, msg, pixels=None):
+    def handle_message(self, msg, pixels=None, raw=None):
         state = self.route.get((msg["node"], msg["cam"]))
         if state is None:
             self.unknown += 1
@@ -166,16 +166,15 @@ class Fuser:
                             state.room.name, state.leaf, "frame" if "data" in msg else "blob", msg["node"],
                             msg["cam"], self.other_mode)
             return None
-        self._process(state, msg, journal=True, pixels=pixels)
+        self._process(state, msg, journal=True, pixels=pixels, raw=raw)
         return state
 
-    def _process(self, state, msg, journal, pixels=None):
-        key = (msg["node"], msg["cam"], msg["seq"])
-        if key in state.intake.seen:
+    def _process(self, state, msg, journal, pixels=None, raw=None):
+        if state.intake.has_seen(msg["node"], msg["cam"], msg["seq"]):
             state.intake.stats.duplicates += 1
             return
         if journal and state.journal is not None:
-            state.journal.append(msg)
+            state.journal.append(msg, raw)
         for o in state.intake.push(state.observation(msg, pixels)):
             state.pipeline.feed(o)
         if journal:
@@ -273,6 +272,8 @@ def run(site, out_dir=None, stop=None, ready=None, mode=None, on_fuser=None):
     if replayed:
         log.info("resumed from the journal: %d messages", replayed)
     warm_up(site, mode)
+    for state in fuser.rooms.values():
+        state.pipeline.prepare()
     # Everything loaded so far (numba, numpy, the rooms) lives as long as the daemon:
     # keep it out of the collector's full passes, which otherwise pause a message ~40 ms.
     gc.freeze()

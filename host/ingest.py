@@ -240,15 +240,20 @@ class OrderedIntake:
         self.watermark_ms = int(watermark_ms)
         self.horizon_ms = dedup_horizon_ms
         self.heap = []
-        self.seen = {}                 # (node, cam, seq) -> t_ms, pruned after the horizon
+        # (node, cam) -> {seq: t_ms}, pruned after the horizon: per camera, so a checkpoint
+        # pickles plain ints (an hour of four cameras is ~58,000 entries)
+        self.seen_seqs = {}
+        self.n_seen = 0
         self.newest_ms = None
         self.released_ms = None        # capture time of the last released observation
         self.stats = IntakeStats()
         self._tie = 0
 
+    def has_seen(self, node, cam, seq):
+        return seq in self.seen_seqs.get((node, cam), ())
+
     def push(self, obs):
-        key = (obs.node, obs.cam, obs.seq)
-        if key in self.seen:
+        if self.has_seen(obs.node, obs.cam, obs.seq):
             self.stats.duplicates += 1
             return []
         if self.released_ms is not None and obs.t_ms < self.released_ms:
@@ -256,7 +261,8 @@ class OrderedIntake:
             log.warning("late message dropped: %s/%s seq %d is %.1f s behind the released stream",
                         obs.node, obs.cam, obs.seq, (self.released_ms - obs.t_ms) / 1000)
             return []
-        self.seen[key] = obs.t_ms
+        self.seen_seqs.setdefault((obs.node, obs.cam), {})[obs.seq] = obs.t_ms
+        self.n_seen += 1
         self.stats.accepted += 1
         self._tie += 1
         heapq.heappush(self.heap, (obs.key, self._tie, obs))
@@ -270,9 +276,11 @@ class OrderedIntake:
             out.append(heapq.heappop(self.heap)[2])
         if out:
             self.released_ms = out[-1].t_ms
-            if len(self.seen) > 100_000:
+            if self.n_seen > 100_000:
                 cut = self.released_ms - self.horizon_ms
-                self.seen = {k: t for k, t in self.seen.items() if t >= cut}
+                self.seen_seqs = {cam: {seq: t for seq, t in seqs.items() if t >= cut}
+                                  for cam, seqs in self.seen_seqs.items()}
+                self.n_seen = sum(len(seqs) for seqs in self.seen_seqs.values())
         return out
 
     def flush(self):

@@ -103,10 +103,16 @@ class Journal:
         self.archive_lock = threading.Lock()
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, msg):
+    def append(self, msg, raw=None):
+        """One message, a line: the payload as it came (raw, bytes or str) when it is one
+        line (it decodes to msg, so it need not be encoded again), else msg encoded."""
         if self.f is None:
-            self.f = open(self.path, "a")
-        self.f.write(json.dumps(msg, separators=(",", ":")) + "\n")
+            self.f = open(self.path, "ab")
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if raw is None or b"\n" in raw or b"\r" in raw:
+            raw = json.dumps(msg, separators=(",", ":")).encode()
+        self.f.write(raw + b"\n")
         self.f.flush()
         now = time.monotonic()
         if now - self.last_sync >= 1.0:

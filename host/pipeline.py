@@ -71,6 +71,13 @@ class RoomPipeline:
         self.missing = [False] * len(room.cameras)      # logged as missing (no frame for camera_timeout_s)
         self.first_tick_ms = None
 
+    def prepare(self):
+        """Build the tables and load the kernels that the first ticks with every camera
+        working need, so they do not wait for them (the daemon calls it before its first
+        message). Results are the same with or without it."""
+        self.fusion.prepare()
+        self.hidden.places([True] * len(self.room.cameras))
+
     def _reset_step(self):
         self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
         self.s_sum = 0.0

@@ -381,6 +381,42 @@ def test_journal_recovers_from_a_crash_inside_compaction(tmp_path):
     assert state is None and messages == []
 
 
+def test_the_journal_keeps_a_one_line_payload_as_it_came_and_encodes_one_that_is_not(tmp_path):
+    """A message is journaled as the payload it came in (no second JSON encoding on the
+    message path) when that is one line; a payload spread over lines (pretty-printed JSON
+    is valid JSON) is encoded on one. Both read back as the message."""
+    from thermocc.journal import Journal, read_messages
+    msg = {"v": 1, "node": "node-a", "seq": 7, "amb": 22.1, "blobs": [{"x": 3.25, "kind": "person"}]}
+    spaced = json.dumps(msg).encode()                    # one line, with the sender's spaces
+    pretty = json.dumps(msg, indent=2)                   # several lines (str: as tests pass them)
+    j = Journal(tmp_path, "lab")
+    j.append(msg, spaced)
+    j.append(msg, pretty)
+    j.append(msg)
+    j.close()
+    lines = (tmp_path / "lab.journal").read_bytes().splitlines()
+    assert lines == [spaced, json.dumps(msg, separators=(",", ":")).encode(),
+                     json.dumps(msg, separators=(",", ":")).encode()]
+    assert read_messages(tmp_path / "lab.journal") == [msg, msg, msg]
+
+
+def test_duplicates_are_told_for_an_hour_per_camera_and_forgotten_after(tmp_path):
+    """The intake knows each camera's sequence numbers for dedup_horizon_ms of capture time:
+    a message seen again within it is a duplicate; once more than 100,000 are known, those
+    older than the horizon are forgotten (memory stays bounded on a daemon run for years)."""
+    from thermocc.ingest import Observation, OrderedIntake
+    blobs = np.zeros((0, 10))
+    intake = OrderedIntake(watermark_ms=0, dedup_horizon_ms=60_000)
+    for seq in range(110_000):                      # 4 Hz for 7.6 hours, two cameras
+        for cam in ("cam1", "cam2"):
+            intake.push(Observation("node-a", cam, seq, T0 + seq * 250, True, 22.0, blobs))
+    assert intake.has_seen("node-a", "cam1", 109_999) and intake.has_seen("node-a", "cam2", 109_999)
+    assert not intake.has_seen("node-a", "cam1", 1000)               # hours old: forgotten
+    assert intake.n_seen <= 100_000 + 2 * 240
+    assert intake.push(Observation("node-a", "cam2", 109_990, T0 + 109_990 * 250, True, 22.0, blobs)) == []
+    assert intake.stats.duplicates == 1
+
+
 def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_the_shape_of_its_state(caplog):
     import numpy as np
     from thermocc.daemon import RoomState
