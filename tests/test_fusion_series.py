@@ -686,6 +686,36 @@ def test_residual_heat_is_forgotten_with_its_blob_and_held_an_hour_at_most():
     assert kinds[5] == 2 and kinds[-1] == 0
 
 
+def test_a_prepared_pipeline_has_its_tables_before_the_first_tick_and_the_same_results():
+    """RoomPipeline.prepare (the daemon calls it before its first message) builds the tables
+    for every camera working, which the first tick would otherwise wait for, and changes
+    nothing a tick gives: a pair and a walker beside them count the same either way."""
+    import dataclasses
+    from thermocc.pipeline import RoomPipeline
+    from thermocc_tools.rendered_count import RenderedCount
+    rendered = RenderedCount(ROOM)
+    pair = [(3.5, 3.0, "seated"), (6.0, 2.4, "seated")]
+    scenes = [pair] * 5 + [pair + [(x, 5.0, "standing")] for x in np.arange(2.0, 9.0, 1.0)] + [pair] * 5
+    all_working = [True] * len(ROOM.cameras)
+    runs = []
+    for prepared in (False, True):
+        sink = _Ticks()
+        pipeline = RoomPipeline(ROOM, [sink], mode="blob")
+        if prepared:
+            pipeline.prepare()
+            assert np.asarray(all_working).tobytes() in pipeline.fusion._sole
+            assert tuple(all_working) in pipeline.hidden._places
+        else:
+            assert not pipeline.fusion._sole and not pipeline.hidden._places
+        for second, people in enumerate(scenes):
+            for k, (c, o) in enumerate(zip(ROOM.cameras, rendered.observations(people))):
+                pipeline.feed(dataclasses.replace(o, node=c.node, cam=c.id, seq=second,
+                                                  t_ms=1_772_442_000_000 + second * 1000 + k))
+        pipeline.close()
+        runs.append([(r.count, r.people) for r in sink.results])
+    assert runs[0] == runs[1] and {2, 3} <= {count for count, _ in runs[0]}
+
+
 def test_a_tick_with_the_same_observations_as_the_tick_before_reuses_its_fusion():
     """Boards send on change: in a still room most ticks are given the observations the tick
     before had. Those reuse its people (fusion is a function of its observations), so the
