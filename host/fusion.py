@@ -494,15 +494,24 @@ class BlobFusion:
         return self._per_cell(self._centroids, self._group_centroid, cam, x, y, m, spread)
 
     @staticmethod
-    def _per_cell(cache, compute, cam, x, y, m, spread):
+    def _cell(x, y, spread=0.0):
+        """The caches' cell of (x, y) and spread: their 10 cm indices."""
+        return int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), int(round(spread / AREA_CELL_M))
+
+    def _per_cell(self, cache, compute, cam, x, y, m, spread):
         """compute(cam, x, y, m, spread) at the centre of the 10 cm cell of (x, y), spread to
         the nearest 10 cm, cached in cache."""
-        key = (cam, int(round(x / AREA_CELL_M)), int(round(y / AREA_CELL_M)), m, int(round(spread / AREA_CELL_M)))
+        return self._at_cell(cache, compute, cam, self._cell(x, y, spread), m)
+
+    @staticmethod
+    def _at_cell(cache, compute, cam, cell, m):
+        """_per_cell for a cell already found (group sizing asks one cell for many sizes)."""
+        key = (cam, cell[0], cell[1], m, cell[2])
         out = cache.get(key)
         if out is None:
             if len(cache) > 100_000:
                 cache.clear()
-            out = cache[key] = compute(cam, key[1] * AREA_CELL_M, key[2] * AREA_CELL_M, m, key[4] * AREA_CELL_M)
+            out = cache[key] = compute(cam, cell[0] * AREA_CELL_M, cell[1] * AREA_CELL_M, m, cell[2] * AREA_CELL_M)
         return out
 
     @staticmethod
@@ -625,9 +634,10 @@ class BlobFusion:
             x, y = people[c]
             spreads[c] = spread = self.group_spread(extents, members)
             views = sorted(set(cams[members].tolist()))     # a camera's blobs share its expected pixels
-            one = prev = sum(self.group_area(k, x, y, 1) for k in views)
+            alone, cell = self._cell(x, y), self._cell(x, y, spread)
+            one = prev = sum(self._at_cell(self._areas, self._group_area, k, alone, 1) for k in views)
             while sizes[c] < MAX_GROUP:
-                need = sum(self.group_area(k, x, y, sizes[c] + 1, spread) for k in views)
+                need = sum(self._at_cell(self._areas, self._group_area, k, cell, sizes[c] + 1) for k in views)
                 # a lone blob's second person: its own bar (SOLE_FILL); otherwise the nearer count
                 bar = second * need if sizes[c] == 1 and len(members) == 1 else prev + STEP_FILL * (need - prev)
                 if need <= 0 or n < bar or need - prev < MIN_PERSON_GAIN * one:
@@ -722,7 +732,10 @@ class BlobFusion:
             lone[lone] = members[labels[lone]] == 1
         if not lone.any():
             return people, labels, sizes, spreads
-        views = [set(cams[labels == c].tolist()) for c in range(len(people))]
+        views = [set() for _ in range(len(people))]
+        for k, c in zip(cams.tolist(), labels.tolist()):
+            if c >= 0:
+                views[c].add(k)
         confirmed = np.array([len(v) >= 2 for v in views])
         if not confirmed.any():
             return people, labels, sizes, spreads

@@ -137,7 +137,12 @@ class Room:
         return best
 
     def contains(self, x, y, margin_m=0.0):
-        return point_in_polygon(x, y, self.floor) or distance_to_polygon(x, y, self.floor) <= margin_m
+        """Whether (x, y) is on the floor, or within margin_m of it."""
+        if point_in_polygon(x, y, self.floor):
+            return True
+        if margin_m == 0:                    # (on its outline: the common case, in numba)
+            return _on_outline(float(x), float(y), self.floor)
+        return distance_to_polygon(x, y, self.floor) <= margin_m
 
     def camera(self, cam_id):
         for c in self.cameras:
@@ -178,6 +183,21 @@ def _first_polygon_holding(x, y, vertices, first):
         if point_in_polygon(x, y, vertices[first[i]:first[i + 1]]):
             return i
     return -1
+
+
+@njit(cache=True)
+def _on_outline(x, y, poly):
+    """Whether distance_to_polygon(x, y, poly) is 0: distance_to_segment's two offsets, the
+    same arithmetic, both exactly 0 for one of its edges."""
+    n = len(poly)
+    for i in range(n):
+        ax, ay, bx, by = poly[i, 0], poly[i, 1], poly[(i + 1) % n, 0], poly[(i + 1) % n, 1]
+        dx, dy = bx - ax, by - ay
+        length2 = dx * dx + dy * dy
+        t = 0.0 if length2 == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / length2))
+        if x - ax - t * dx == 0 and y - ay - t * dy == 0:
+            return True
+    return False
 
 
 def distance_to_segment(px, py, ax, ay, bx, by):
