@@ -458,6 +458,7 @@ class BlobFusion:
             for m in (1, 2, EXACT_OUTLINES, EXACT_OUTLINES + 1, PLACE_MIN_GROUP):
                 self._group_area(0, x, y, m, 0.3)
                 self._group_centroid(0, x, y, m, 0.3)
+                group_ring(x, y, m, 0.3)                 # (_spread_groups calls it from Python)
             _pair_areas(self._origins, self._Rs, self._fxs, self._fys, np.zeros(1, np.int64), np.array([x]),
                         np.array([y]), np.zeros(1))
 
@@ -512,6 +513,23 @@ class BlobFusion:
             if len(cache) > 100_000:
                 cache.clear()
             out = cache[key] = compute(cam, cell[0] * AREA_CELL_M, cell[1] * AREA_CELL_M, m, cell[2] * AREA_CELL_M)
+        return out
+
+    def _pair_areas(self, cams, xs, ys, spreads):
+        """group_area of two people for each (camera, x, y, spread): from the cache where it
+        has them (people mostly stay put), the rest in one numba call, then cached."""
+        keys = [(k, *self._cell(x, y, s)) for k, x, y, s in zip(cams.tolist(), xs.tolist(), ys.tolist(),
+                                                                   spreads.tolist())]
+        keys = [(k, ix, iy, 2, isp) for k, ix, iy, isp in keys]
+        out = np.array([self._areas.get(key, np.nan) for key in keys])
+        todo = np.flatnonzero(np.isnan(out))
+        if len(todo):
+            out[todo] = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[todo], xs[todo], ys[todo],
+                                    spreads[todo])
+            if len(self._areas) > 100_000:
+                self._areas.clear()
+            for i in todo.tolist():
+                self._areas[keys[i]] = out[i]
         return out
 
     @staticmethod
@@ -624,8 +642,7 @@ class BlobFusion:
         if len(lone):
             # a lone blob that holds fewer pixels than two people there is one person
             at = labels[lone]
-            two = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[lone], people[at, 0], people[at, 1],
-                              ring_spread(extents[lone]))
+            two = self._pair_areas(cams[lone], people[at, 0], people[at, 1], ring_spread(extents[lone]))
             single = set(at[(two <= 0) | (pixels[lone] < pair_fill[lone] * two)].tolist())
             todo = [(c, m) for c, m in todo if c not in single]
         for c, members in todo:

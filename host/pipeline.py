@@ -77,6 +77,8 @@ class RoomPipeline:
         message). Results are the same with or without it."""
         self.fusion.prepare()
         self.hidden.places([True] * len(self.room.cameras))
+        one_step = (0, 300, 300, 0.0, 0, 4, 4, 0, 0)      # (StepAggregates.FIELDS) a step of an empty room
+        build_rows(self.room, [one_step], [np.zeros(len(self.room.zones))], 0)
 
     def _reset_step(self):
         self.s_ticks = self.s_cov = self.s_max = self.s_cam_ok = self.s_cam = 0
