@@ -505,31 +505,36 @@ class BlobFusion:
         return self._at_cell(cache, compute, cam, self._cell(x, y, spread), m)
 
     @staticmethod
-    def _at_cell(cache, compute, cam, cell, m):
+    def _key(cam, cell, m):
+        return cam, cell[0], cell[1], m, cell[2]
+
+    @staticmethod
+    def _put(cache, key, value):
+        if len(cache) > 100_000:             # (bounded: a daemon runs for years)
+            cache.clear()
+        cache[key] = value
+
+    def _at_cell(self, cache, compute, cam, cell, m):
         """_per_cell for a cell already found (group sizing asks one cell for many sizes)."""
-        key = (cam, cell[0], cell[1], m, cell[2])
+        key = self._key(cam, cell, m)
         out = cache.get(key)
         if out is None:
-            if len(cache) > 100_000:
-                cache.clear()
-            out = cache[key] = compute(cam, cell[0] * AREA_CELL_M, cell[1] * AREA_CELL_M, m, cell[2] * AREA_CELL_M)
+            out = compute(cam, cell[0] * AREA_CELL_M, cell[1] * AREA_CELL_M, m, cell[2] * AREA_CELL_M)
+            self._put(cache, key, out)
         return out
 
-    def _pair_areas(self, cams, xs, ys, spreads):
+    def _two_person_areas(self, cams, xs, ys, spreads):
         """group_area of two people for each (camera, x, y, spread): from the cache where it
-        has them (people mostly stay put), the rest in one numba call, then cached."""
-        keys = [(k, *self._cell(x, y, s)) for k, x, y, s in zip(cams.tolist(), xs.tolist(), ys.tolist(),
-                                                                   spreads.tolist())]
-        keys = [(k, ix, iy, 2, isp) for k, ix, iy, isp in keys]
+        has them (people mostly stay put), the rest in one numba call (_pair_areas)."""
+        keys = [self._key(k, self._cell(x, y, s), 2)
+                for k, x, y, s in zip(cams.tolist(), xs.tolist(), ys.tolist(), spreads.tolist())]
         out = np.array([self._areas.get(key, np.nan) for key in keys])
         todo = np.flatnonzero(np.isnan(out))
         if len(todo):
             out[todo] = _pair_areas(self._origins, self._Rs, self._fxs, self._fys, cams[todo], xs[todo], ys[todo],
                                     spreads[todo])
-            if len(self._areas) > 100_000:
-                self._areas.clear()
             for i in todo.tolist():
-                self._areas[keys[i]] = out[i]
+                self._put(self._areas, keys[i], out[i])
         return out
 
     @staticmethod
@@ -642,7 +647,7 @@ class BlobFusion:
         if len(lone):
             # a lone blob that holds fewer pixels than two people there is one person
             at = labels[lone]
-            two = self._pair_areas(cams[lone], people[at, 0], people[at, 1], ring_spread(extents[lone]))
+            two = self._two_person_areas(cams[lone], people[at, 0], people[at, 1], ring_spread(extents[lone]))
             single = set(at[(two <= 0) | (pixels[lone] < pair_fill[lone] * two)].tolist())
             todo = [(c, m) for c, m in todo if c not in single]
         for c, members in todo:

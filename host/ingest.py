@@ -250,6 +250,7 @@ class OrderedIntake:
         self._tie = 0
 
     def has_seen(self, node, cam, seq):
+        """Whether camera (node, cam)'s message seq came within the dedup horizon."""
         return seq in self.seen_seqs.get((node, cam), ())
 
     def push(self, obs):

@@ -77,7 +77,8 @@ class RoomPipeline:
         message). Results are the same with or without it."""
         self.fusion.prepare()
         self.hidden.places([True] * len(self.room.cameras))
-        one_step = (0, 300, 300, 0.0, 0, 4, 4, 0, 0)      # (StepAggregates.FIELDS) a step of an empty room
+        n = len(self.room.cameras)
+        one_step = (0, 300, 300, 0.0, 0, n, n, 0, 0)      # (StepAggregates.FIELDS) a step of an empty room
         build_rows(self.room, [one_step], [np.zeros(len(self.room.zones))], 0)
 
     def _reset_step(self):

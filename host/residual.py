@@ -87,15 +87,14 @@ class ResidualHeat:
             p = places[j]
             col, row, n = b[i, 0], b[i, 1], b[i, 6]
             one = self._one_person(cam, col, row)
-            if one and p[PIXELS] >= WHOLE * one and n < LONE_FRACTION * one:
+            residual = bool(one and p[PIXELS] >= WHOLE * one and n < LONE_FRACTION * one)
+            if residual:
                 log.info("%s/%s: the blob at pixel (%.1f, %.1f) shrank from %.0f to %.0f pixels in place (one "
                          "person there: %.0f): residual heat of someone who left, not counted while it stays",
                          obs.node, obs.cam, col, row, p[PIXELS], n, one)
-                p[:] = (col, row, n, t, t, 1.0)
                 b[i, 9] = KIND_RESIDUAL
                 self.marked += 1
-            else:                            # still a whole person: a new place
-                p[:] = (col, row, n, t, t, 0.0)
+            p[:] = (col, row, n, t, t, float(residual))  # residual, or still a whole person: a new place
         if len(b):
             self.last[cam] = (t, b)
 
