@@ -15,6 +15,7 @@ rows already written, so outputs continue with no missing and no duplicated time
 from __future__ import annotations
 
 import binascii
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -37,10 +38,13 @@ def state_fingerprint(room, pipeline, intake):
     and of a frame detector).
     One pickled by a version whose objects had other fields is not loaded: after an upgrade
     it would fail later, wanting a field it does not have."""
+    def names(v):        # a dataclass's fields (what a room caches beside them is not its shape)
+        return sorted(f.name for f in dataclasses.fields(v)) if dataclasses.is_dataclass(v) else sorted(vars(v))
+
     shape = []
     for o in (pipeline, intake):
         shape.append(sorted(vars(o)))
-        shape += [(type(v).__name__, sorted(vars(v))) for _, v in sorted(vars(o).items())
+        shape += [(type(v).__name__, names(v)) for _, v in sorted(vars(o).items())
                   if type(v).__module__.startswith("thermocc") and hasattr(v, "__dict__")]
     from thermocc.detect_fast import FastDetector     # the detectors of frames sent by MQTT are pickled too
     shape.append(("FastDetector", sorted(vars(FastDetector()))))
@@ -225,7 +229,6 @@ def warm_up(site, mode=None):
     """Run a few simulated minutes through a throwaway pipeline of the first room, so
     numba has loaded every kernel (fusion, tracker, series) before the broker's first
     message: otherwise the first real messages wait ~0.3 s for it."""
-    import dataclasses
     import tempfile
 
     import numpy as np

@@ -447,6 +447,10 @@ def test_a_camera_going_silent_is_logged_once_each_way_and_a_checkpoint_is_for_t
     from thermocc.daemon import state_fingerprint
     fresh, older = RoomState(room, [], None), RoomState(room, [], None)
     assert fresh.fingerprint == older.fingerprint
+    # what a room caches once it has been used (its zones' vertices) is not its shape
+    unused = load_room(EXAMPLE_ROOM)
+    assert "_zone_vertices" in vars(room) and "_zone_vertices" not in vars(unused)
+    assert RoomState(unused, [], None).fingerprint == fresh.fingerprint
     del older.pipeline.missing                      # as pickled before this field existed
     assert state_fingerprint(room, older.pipeline, older.intake) != fresh.fingerprint
     # nor one whose frame detectors had other fields
