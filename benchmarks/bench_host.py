@@ -23,6 +23,8 @@ import time
 import numpy as np
 
 STARTUP_FRAMES = 2000
+DAY_FRAMES = 4 * 4 * 86400        # four cameras at 4 Hz
+T0_MS = 1_772_442_000_000
 
 
 def frames_with_people(n, seed=0):
@@ -79,8 +81,6 @@ def main():
     print("   speed-up:                   %10.1f x          (target >= 10 x)" % (t_scipy / t_numba))
 
     # 2. full replay path on the example room
-    from thermocc.ingest import observations_from_stats
-    from thermocc.pipeline import RoomPipeline
     from thermocc.room import EXAMPLE_ROOM, load_room
     room = load_room(EXAMPLE_ROOM)
     if args.rendered > 0:
@@ -89,43 +89,21 @@ def main():
         del stats, summary
         replay_rendered(room, args.rendered)
     per_cam = len(frames) // 4
-    t0 = 1_772_442_000_000
-    t = time.perf_counter()
-    obs = []
-    for k, cam in enumerate(room.cameras):
-        d = FastDetector()
-        st, su = d.detect_frames(frames[k * per_cam:(k + 1) * per_cam])
-        times = t0 + np.arange(per_cam) * 250 + k
-        obs += observations_from_stats(cam.node, cam.id, np.arange(per_cam), times, st, su)
-    obs.sort(key=lambda o: o.key)
-    t_detect = time.perf_counter() - t
-    pipe = RoomPipeline(room, [])
-    start = min(STARTUP_FRAMES, len(obs) // 2)
-    t = time.perf_counter()
-    pipe.prepare()                     # what a run pays once: tables, numba kernels
-    for o in obs[:start]:
-        pipe.feed(o)
-    t_start = time.perf_counter() - t
-    t = time.perf_counter()
-    for o in obs[start:]:
-        pipe.feed(o)
-    t_fuse = time.perf_counter() - t
-    total = t_detect + t_start + t_fuse
-    day = 4 * 4 * 86400
-    steady = (t_detect + t_fuse) / (len(obs) - start)          # detection spread over every frame
+    times = T0_MS + np.arange(per_cam) * 250
+    r = timed_replay(room, [frames[k * per_cam:(k + 1) * per_cam] for k in range(4)], times)
     print("2. replay: detection + fusion + tracking + series, 4 cameras at 4 Hz (%d frames of random blobs)"
-          % (4 * per_cam))
+          % r["frames"])
     print("   %10.0f frames/s (detection %.2f s, fusion/tracking %.2f s of which the first %d frames %.2f s, %d ticks)"
-          % (4 * per_cam / total, t_detect, t_start + t_fuse, start, t_start, pipe.ticks_done))
+          % (r["frames"] / (r["detect"] + r["start"] + r["fuse"]), r["detect"], r["start"] + r["fuse"], r["start_frames"],
+             r["start"], r["ticks"]))
     print("   a day (%d frames) extrapolated: %.1f s = start-up %.1f s + %.1f s   (target < 60 s on one core)"
-          % (day, t_start + steady * (day - start), t_start, steady * (day - start)))
-
+          % (DAY_FRAMES, r["start"] + r["day_steady"], r["start"], r["day_steady"]))
 
     # 3. a year of series
     from thermocc.series import build_rows
     rng = np.random.default_rng(1)
     n = 365 * 288
-    rows = [(t0 + i * 300_000, 300, 300, 300.0 * c, c, 1200, 1200, 0, 0)
+    rows = [(T0_MS + i * 300_000, 300, 300, 300.0 * c, c, 1200, 1200, 0, 0)
             for i, c in enumerate(rng.integers(0, 8, n))]
     zs = [np.full(5, 60.0 * r[4]) for r in rows]
     t = time.perf_counter()
@@ -134,39 +112,50 @@ def main():
     print("3. one year of 5-minute L0-L4 rows (%d steps): %.2f s   (target < 5 s)" % (len(out), t_year))
 
 
-def replay_rendered(room, minutes, start_h=12.0):
-    """Section 2 on rendered frames of the room from start_h, a day extrapolated."""
+def timed_replay(room, per_camera_frames, times):
+    """Each camera's frames (at capture times, ms) through the numba detector and the room's
+    pipeline, timed: detection, start-up (RoomPipeline.prepare and the first STARTUP_FRAMES
+    observations: what a run pays once) and the rest; detection is spread over every frame
+    when a day is extrapolated."""
     from thermocc.detect_fast import FastDetector
     from thermocc.ingest import observations_from_stats
     from thermocc.pipeline import RoomPipeline
+    t = time.perf_counter()
+    obs = []
+    for k, (cam, frames) in enumerate(zip(room.cameras, per_camera_frames)):
+        stats, summary = FastDetector().detect_frames(frames, times + k)
+        obs += observations_from_stats(cam.node, cam.id, np.arange(len(times)), times + k, stats, summary)
+    obs.sort(key=lambda o: o.key)
+    t_detect = time.perf_counter() - t
+    pipe = RoomPipeline(room, [])
+    start = min(STARTUP_FRAMES, len(obs) // 2)
+    t = time.perf_counter()
+    pipe.prepare()
+    for o in obs[:start]:
+        pipe.feed(o)
+    t_start = time.perf_counter() - t
+    t = time.perf_counter()
+    for o in obs[start:]:
+        pipe.feed(o)
+    t_fuse = time.perf_counter() - t
+    steady = t_detect / len(obs) + t_fuse / (len(obs) - start)
+    return {"frames": len(obs), "detect": t_detect, "start": t_start, "fuse": t_fuse, "start_frames": start,
+            "ticks": pipe.ticks_done, "day_steady": steady * (DAY_FRAMES - start)}
+
+
+def replay_rendered(room, minutes, start_h=12.0):
+    """Section 2 on rendered frames of the room from start_h, a day extrapolated."""
     from thermocc_tools.occupancy_sim import Behaviour
     from thermocc_tools.thermal_render import RenderSettings, RoomRenderer
     behaviour, renderer = Behaviour(room, seed=3), RoomRenderer(room, RenderSettings())
     seconds = start_h * 3600 + np.arange(int(minutes * 60 * 4)) * 0.25
     frames = np.array([renderer.render(s, behaviour.positions(s), behaviour.monitors_on(s)) for s in seconds],
                       np.float32)
-    times = (1_772_409_600_000 + seconds * 1000).astype(np.int64)
-    t = time.perf_counter()
-    obs = []
-    for k, cam in enumerate(room.cameras):
-        stats, summary = FastDetector().detect_frames(frames[:, k], times + k)
-        obs += observations_from_stats(cam.node, cam.id, np.arange(len(seconds)), times + k, stats, summary)
-    obs.sort(key=lambda o: o.key)
-    t_detect = time.perf_counter() - t
-    pipe = RoomPipeline(room, [])
-    start = min(STARTUP_FRAMES, len(obs) // 2)
-    pipe.prepare()
-    for o in obs[:start]:
-        pipe.feed(o)
-    t = time.perf_counter()
-    for o in obs[start:]:
-        pipe.feed(o)
-    t_fuse = time.perf_counter() - t
-    steady = (t_detect * (len(obs) - start) / len(obs) + t_fuse) / (len(obs) - start)
+    r = timed_replay(room, [frames[:, k] for k in range(len(room.cameras))],
+                     (1_772_409_600_000 + seconds * 1000).astype(np.int64))
+    most = max(len(behaviour.positions(s)) for s in seconds[::240])
     print("2. replay of %.0f minutes of the lab rendered from %02d:00 at 4 Hz (%d frames, up to %d people): a day "
-          "extrapolated %.1f s   (target < 60 s)" % (minutes, start_h, len(obs), max(len(behaviour.positions(s))
-                                                                                          for s in seconds[::240]),
-                                                  steady * 4 * 4 * 86400))
+          "extrapolated %.1f s   (target < 60 s)" % (minutes, start_h, r["frames"], most, r["start"] + r["day_steady"]))
 
 
 if __name__ == "__main__":
