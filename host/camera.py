@@ -91,10 +91,7 @@ class CameraModel:
         (overlapping people cover less than the sum of their areas), clipped to the image.
         Up to EXACT_OUTLINES outlines exactly (convex outlines: A + B - A and B, and so on);
         more, counted on a grid of sub x sub points per pixel over their bounding box."""
-        spots = np.asarray(spots, float).reshape(-1, 2)
-        if len(spots) <= EXACT_OUTLINES:
-            return union_area(self.origin, self.R, self.fx, self.fy, spots)
-        return _sampled_union_area(self.origin, self.R, self.fx, self.fy, spots, sub)
+        return union_pixels(self.origin, self.R, self.fx, self.fy, np.asarray(spots, float).reshape(-1, 2), sub)
 
     def group_moments_px(self, spots, sub=4):
         """(pixels, mean col, mean row) of the union group_area_px counts, sampled (sub x sub
@@ -251,8 +248,11 @@ def union_area(origin, R, fx, fy, spots):
 
 
 @njit(cache=True)
-def _sampled_union_area(origin, R, fx, fy, spots, sub):
-    """CameraModel.group_area_px for any number of spots (_sampled_union)."""
+def union_pixels(origin, R, fx, fy, spots, sub=4):
+    """CameraModel.group_area_px for a camera's geometry: exactly for up to EXACT_OUTLINES
+    spots (union_area), sampled beyond (_sampled_union)."""
+    if len(spots) <= EXACT_OUTLINES:
+        return union_area(origin, R, fx, fy, spots)
     return _sampled_union(origin, R, fx, fy, spots, sub)[0]
 
 

@@ -47,8 +47,8 @@ import math
 import numpy as np
 from numba import njit
 
-from thermocc.camera import (COLS, EXACT_OUTLINES, PERSON_RADIUS_M, ROWS, CameraModel, _sampled_union,
-                             box_floor_extents, detection_rays, floor_mask, union_area)
+from thermocc.camera import (COLS, EXACT_OUTLINES, PERSON_RADIUS_M, ROWS, CameraModel, box_floor_extents,
+                             detection_rays, floor_mask, union_area, union_pixels)
 from thermocc.ingest import KIND_PERSON
 from thermocc_shared.detect import contrast_threshold_cd
 
@@ -359,11 +359,7 @@ def _arc_areas(origin, R, fx, fy, x, y, m, spread, facings):
     facing: BlobFusion._group_area's work in one call (a hot path)."""
     out = np.empty(len(facings))
     for f in range(len(facings)):
-        spots = group_ring(x, y, m, spread, facings[f])
-        if m <= EXACT_OUTLINES:
-            out[f] = union_area(origin, R, fx, fy, spots)
-        else:
-            out[f] = _sampled_union(origin, R, fx, fy, spots, 4)[0]
+        out[f] = union_pixels(origin, R, fx, fy, group_ring(x, y, m, spread, facings[f]), 4)
     return out
 
 
