@@ -31,7 +31,8 @@ Targets (default scenario set, full pipeline in blob mode): exact-count rate >= 
 count MAE <= 0.02, presence F1 >= 0.995, mean position error <= 0.25 m.
 --quick shortens every scenario to one hour (and the week to one day) for a fast check.
 Each miss is explained: the causes of its count errors (thermocc.score), the longest
-episodes, and what the geometry and the sun patch say about them; every blob-mode run's
+episodes, what the geometry and the sun patch say about them, and what group sizing reads
+from a group counted wrong when it is rendered without noise; every blob-mode run's
 errors are drawn in <out>/runs/<scenario>/blob/errors.png.
 """
 from __future__ import annotations
@@ -61,7 +62,7 @@ from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import run_frame_times, simulate_files   # noqa: E402
 from thermocc_tools.occupancy_sim import Behaviour            # noqa: E402
 from thermocc_tools.thermal_render import RenderSettings      # noqa: E402
-from thermocc_tools.visibility import MIN_PIXELS, Visibility, nearest_agent   # noqa: E402
+from thermocc_tools.visibility import MIN_PIXELS, Visibility, group_around, nearest_agent   # noqa: E402
 
 TARGETS = {"exact_count_rate": (">=", 0.985), "count_mae": ("<=", 0.02), "presence_f1": (">=", 0.995),
            "position_error_mean_m": ("<=", 0.25)}
@@ -255,7 +256,8 @@ SUN_MARGIN_M = 0.3
 def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, moving_interval_s=None):
     """What the room's geometry says about a scenario's errors (computed, not asserted), for
     the causes its score res found: floor no working camera sees (people missed out of
-    view), people missed alone whom no detector could have seen (tools/visibility.py), and
+    view), people missed alone whom no detector could have seen (tools/visibility.py), what
+    group sizing reads from a group counted wrong rendered without noise (group_readings), and
     how many cameras see the sun patch (ghosts: extra people with nobody near). behaviour,
     seed (Monday's), frame_interval_s and moving_interval_s: the scenario's simulation, to
     render it again."""
@@ -273,6 +275,15 @@ def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, 
         notes.append("%d of the %d missed-alone ticks listed are people no detector could have seen: in no working "
                      "camera do they raise %d pixels by half the warm threshold and one by all of it over the room "
                      "rendered without them (tools/visibility.py)" % (unseen, looked, MIN_PIXELS))
+    groups = group_readings(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working,
+                            [e for e in res.get("episodes", []) if e["cause"] in GROUP_CAUSES], moving_interval_s)
+    for e, size, views, pixels, count, reading in groups:
+        notes.append("%s..%s: %d people there at %s; their blobs, noise-free against a perfect background, hold "
+                     "%d pixels in %d views, which group sizing reads as %.2f people and counts %d%s"
+                     % (e["start"], e["end"][11:], size, e["middle"][11:16], pixels, views, reading, count,
+                        ", wrong even from these noise-free images (the limit of sizing by pixel area, "
+                        "docs/host.md, \"How far pixels can go\")" if count != size
+                        else ", right: the run's noise or background made it wrong"))
     if settings.offline_cameras and found.get("missed, out of view"):
         xs, ys, seen, _ = coverage(room)
         gx, gy = np.meshgrid(xs, ys)
@@ -337,6 +348,45 @@ def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, 
                          "on (two views place it at floor height and drop it)" % (sum(e["ticks"] for e in sunlit),
                                                                                    100 * one))
     return notes
+
+
+# Episodes of a group counted wrong, which group_readings looks at.
+GROUP_CAUSES = ("extra, beside someone", "missed, in a group")
+
+
+def group_readings(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working, episodes,
+                   moving_interval_s=None):
+    """What group sizing makes of each episode's group from noise-free images: at the truth
+    time nearest its middle, the agent nearest its place and those chained to them
+    (tools/visibility.group_around), their blobs in the working cameras against the room
+    rendered without them (Visibility.views), read by BlobFusion.group_reading at their
+    centroid. Returns [(episode with its "middle", people in the group, views, pixels,
+    count, reading)], for the episodes where someone is there and a camera sees them."""
+    from thermocc.fusion import BlobFusion
+    fusion = BlobFusion(room)
+    out = []
+    for e in episodes:
+        start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
+        middle = start + dt.timedelta(seconds=(end - start).total_seconds() // 2 // frame_interval_s * frame_interval_s)
+        date = start.date()
+        day = Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
+                        seed=day_seed(seed, date), scenario=behaviour)
+        t = (middle - dt.datetime.combine(date, dt.time())).total_seconds()
+        agent = nearest_agent(day, t, e["x"], e["y"])
+        if agent is None:
+            continue
+        group = group_around(day, t, agent)
+        views = Visibility(room, settings, day, group,
+                           run_frame_times(day, start_hour, hours, frame_interval_s, moving_interval_s),
+                           working).views(t)
+        if not views:
+            continue
+        where = np.array([(p[1], p[2]) for p in day.positions(t) if p[0] in group])
+        cams, pixels, boxes, mean, peak = (np.array(v) for v in zip(*views))
+        count, reading = fusion.group_reading(cams, pixels, boxes, *where.mean(axis=0), mean, peak)
+        out.append(({**e, "middle": middle.isoformat(sep=" ")}, len(group), len(views), int(pixels.sum()), count,
+                    reading))
+    return out
 
 
 def unseen_ticks(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working, episodes,

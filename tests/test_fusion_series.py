@@ -143,6 +143,27 @@ def test_pixels_of_a_blob_in_a_coat_count_for_more_in_group_sizing():
     assert plain == normal < coat, (plain, normal, coat)
 
 
+def test_a_groups_reading_is_where_its_pixels_lie_on_the_models_scale_and_its_count_as_sizing_gives():
+    """BlobFusion.group_reading, the accuracy benchmark's account of a group counted wrong:
+    blobs `share` of the way from two people's pixels to three's read 2 + share, counted two
+    below STEP_FILL and three above it; in a coat the same pixels read more."""
+    fusion = BlobFusion(ROOM)
+    x, y = 5.9, 4.4
+    views = _table_group_views(fusion, 0.0, x, y)
+    cams = np.array([d[0] for d in views])
+    boxes = np.array([d[5:9] for d in views], float)
+    spread = fusion.group_spread(fusion.box_extents(cams, boxes), np.arange(len(cams)))
+    two = np.array([fusion.group_area(k, x, y, 2, spread) for k in cams])
+    three = np.array([fusion.group_area(k, x, y, 3, spread) for k in cams])
+    for share, count in ((0.3, 2), (0.7, 3)):
+        pixels = two + share * (three - two)
+        assert fusion.group_reading(cams, pixels, boxes, x, y) == (count, pytest.approx(2 + share))
+    pixels = two + 0.3 * (three - two)
+    normal = fusion.group_reading(cams, pixels, boxes, x, y, [7.0] * len(cams), [10.0] * len(cams))
+    coat = fusion.group_reading(cams, pixels, boxes, x, y, [4.0] * len(cams), [10.0] * len(cams))
+    assert normal[1] == pytest.approx(2.3) and coat[1] > 2.5 and coat[0] == 3
+
+
 def test_association_rejects_rays_meeting_outside_person_heights():
     o = np.array([[0.0, 0, 3], [2.0, 0, 3]])
     d = np.array([[1.0, 0, -0.5], [-1.0, 0, -0.5]])        # meet at (1, 0, 2.5): above any person

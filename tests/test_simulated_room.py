@@ -437,6 +437,10 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     assert notes(episode("extra, alone", *far)) == []
     assert any("missed ticks" in n for n in notes(episode("missed, alone", *lit)))
     assert notes(episode("missed, in a group", *lit)) == []
+    # a group counted wrong: what sizing reads from its people rendered without noise (Monday's
+    # meeting: four at the table and the sitter at the desk beside it)
+    meeting = notes(episode("extra, beside someone", 5.5, 3.2, start="12:48:30", end="13:18:30"))
+    assert len(meeting) == 1 and "5 people there at 13:03" in meeting[0] and "4 views" in meeting[0], meeting
 
 
 class _Sitter:
@@ -470,6 +474,43 @@ def test_someone_who_sits_down_as_warm_as_the_sunlit_floor_could_not_be_seen_unt
     assert sun.seen(13 * 3600 + 40 * 60) is True              # the patch has moved on
     shade = Visibility(ROOM, RenderSettings(sun=False), sitter, 0, every_30_s)
     assert shade.seen(arrive + 60) is True
+
+
+class _Seated:
+    """A behaviour of agents 0, 1, ... seated at fixed places all day."""
+
+    def __init__(self, *places):
+        self.places = places
+
+    def positions(self, t_s):
+        return [(a, x, y, "seated", ROOM.zone_index(x, y)) for a, (x, y) in enumerate(self.places)]
+
+    def monitors_on(self, t_s):
+        return []
+
+
+def test_a_group_is_who_sits_near_whom_and_its_noise_free_blobs_read_as_its_size():
+    """tools/visibility.py for a group (the accuracy benchmark's account of a group counted
+    wrong): two people 0.8 m apart are a group, a third 3 m away is not; rendered without
+    noise, their blobs hold more pixels than either alone, and group sizing reads them as
+    two and counts two."""
+    from thermocc.fusion import BlobFusion
+    from thermocc_tools.visibility import Visibility, group_around
+    pair = _Seated((5.6, 4.4), (6.4, 4.4), (9.6, 2.0))
+    noon = 12 * 3600
+    assert group_around(pair, noon, 0) == {0, 1} == group_around(pair, noon, 1)
+    assert group_around(pair, noon, 2) == {2} and group_around(pair, noon, 7) == set()
+    settings = RenderSettings(sun=False)
+    times = np.arange(noon - 60, noon + 1, 30.0)
+    both = Visibility(ROOM, settings, pair, {0, 1}, times).views(noon)
+    one = Visibility(ROOM, settings, pair, 0, times).views(noon)
+    alone = {v[0]: v[1] for v in one}
+    together = {v[0]: v[1] for v in both}
+    assert len(together) >= 2 and alone and set(alone) <= set(together)
+    assert all(together[k] > alone[k] for k in alone)
+    cams, pixels, boxes, mean, peak = (np.array(v) for v in zip(*both))
+    count, reading = BlobFusion(ROOM).group_reading(cams, pixels, boxes, 6.0, 4.4, mean, peak)
+    assert count == 2 and 1.5 < reading < 2.5, reading
 
 
 def test_accuracy_benchmark_reuses_a_simulation_only_if_made_with_the_same_parameters(tmp_path):
