@@ -6,9 +6,10 @@ person who walks into what only that camera saw (the Pantry, when node-b/cam2 is
 unplugged) vanishes from every image, yet can only have left through a door. So a
 confirmed track lost while walking, away from the doors, within `hidden_reach_m` of such a
 hiding place, is held there as a hidden person, unless a new track was confirmed in the
-same moments: then it was a walker seen here and then there, not someone hiding. A new
-track confirmed anywhere while someone is hidden is that person coming back (the nearest
-hidden one), unless an old track ends, or was lost in view, in the same moments (again a
+same moments: then it was a walker seen here and then there (the new track nearest them),
+not someone hiding. A new track confirmed anywhere while someone is hidden is that person
+coming back (the nearest hidden one; of several confirmed at once, the one nearest a hidden
+person), unless an old track ends, or was lost in view, in the same moments (again a
 walker). A hidden person also ends when their place comes into view and shows nobody, and
 after `hidden_max_s` (they may have left through a door no camera sees). People a camera
 saw when it went offline are held where it last saw them, sitting or not: its going silent
@@ -108,7 +109,7 @@ class HiddenPeople:
         self.pair_ms = int(round((s.track_coast_ticks + 1) * s.tick_s * 1000))
         self.settle_ms = self.pair_ms
         self.people: list[HiddenPerson] = []
-        self.recent_births = []      # [t_ms, track id, HiddenPerson it took or None], oldest first
+        self.births = []             # [t_ms, track, HiddenPerson it took or None] of recent births, oldest first
         self.recent_losses = []      # t_ms of tracks lost in view (nobody held), oldest first
         self.went = self.returned = self.timed_out = self.seen_gone = 0
         self._places = {}            # working cameras (tuple of bool) -> HidingPlaces
@@ -153,20 +154,28 @@ class HiddenPeople:
         places = self.places(cameras)
         if cameras != self.cameras:
             self.cameras, self.cameras_since_ms = cameras, t_ms
-        self.recent_births = [b for b in self.recent_births if t_ms - b[0] <= self.pair_ms]
+        self.births = [b for b in self.births if t_ms - b[0] <= self.pair_ms]
         self.recent_losses = [ms for ms in self.recent_losses if t_ms - ms <= self.pair_ms]
+        if self.people and len(confirmed) > 1:
+            # several at once: who came back is the one seen nearest a hidden person; walkers
+            # lost in view a moment ago (taken first) are found again further from them
+            confirmed = sorted(confirmed, key=lambda t: min((h.x - t.x) ** 2 + (h.y - t.y) ** 2 for h in self.people))
+            split = len(confirmed) - min(len(self.recent_losses), len(confirmed))
+            confirmed = confirmed[split:] + confirmed[:split]
         for t in confirmed:
             if self.recent_losses:
                 self.recent_losses.pop(0)    # a walker lost in view a moment ago, found again
                 continue
             taken = self._take_nearest(t.x, t.y) if self.people else None
-            self.recent_births.append([t_ms, t.id, taken])
+            self.births.append([t_ms, t, taken])
         for t, at_door in ended:
-            other = [b for b in self.recent_births if b[1] != t.id]
+            other = [b for b in self.births if b[1].id != t.id]
             if other:
-                # a walker seen here and then there between frames: the other track is them
-                _, _, taken = other[0]
-                self.recent_births.remove(other[0])
+                # a walker seen here and then there between frames: the other track (the
+                # nearest, where it is now) is them
+                match = min(other, key=lambda b: (b[1].x - t.x) ** 2 + (b[1].y - t.y) ** 2)
+                taken = match[2]
+                self.births.remove(match)
                 if taken is not None:
                     self.people.append(taken)
                     self.returned -= 1

@@ -577,6 +577,27 @@ def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     assert hidden.update((True,) * 4, [], [], 10_001_001 + hidden.settle_ms) == []
 
 
+def test_of_tracks_confirmed_together_the_one_nearest_a_hidden_person_is_them_coming_back():
+    """Frame mode, a camera offline (traced in the accuracy benchmark): someone walks out of
+    the Pantry while a sitter's track jumps and a new one is born on the sitter. Both are
+    confirmed in one tick; the walker's, nearer the Pantry, takes the hidden person, so when
+    the sitter's old track ends (the new one was it) nobody goes back into hiding. Before,
+    the sitter's birth, first in the list, took them, the old track's end gave them back, and
+    they stayed counted in the Pantry."""
+    from thermocc.hidden import HiddenPeople
+    from thermocc.tracker import Track
+    ok = (True, True, True, False)                     # node-b/cam2 offline
+
+    def track(i, x, y, speed=1.0):
+        return Track(i, x, y, ROOM.zone_index(x, y), 0, 0, False, confirmed=True, speed_m_s=speed)
+
+    hidden = HiddenPeople(ROOM)
+    assert len(hidden.update(ok, [], [(track(17, 8.0, 4.7), False)], 1000)) == 1       # walked into the Pantry
+    sitter_split, walker = track(23, 5.4, 3.8), track(24, 6.5, 3.2)
+    assert hidden.update(ok, [sitter_split, walker], [], 60_000) == []
+    assert hidden.update(ok, [], [(track(21, 4.6, 3.4, speed=0.5), False)], 62_000) == []   # the sitter's old track
+
+
 def test_people_a_camera_saw_when_it_went_offline_stay_counted_where_it_saw_them(caplog):
     """Someone only node-b/cam2 sees, sitting still, when it stops reporting: once the camera
     counts as missing (camera_timeout_s) nobody sees them, and they stay counted there; with
