@@ -82,7 +82,7 @@ class Visibility:
 
     def change(self, t_s):
         """Per working camera, (pixels raised by half the threshold, by all of it); None when
-        the agent is not in the room at t_s."""
+        none of the agents is in the room at t_s."""
         raised = self._raised(t_s)
         if raised is None:
             return None
@@ -110,7 +110,7 @@ class Visibility:
         return out
 
     def seen(self, t_s):
-        """True or False (could be seen at t_s), None when the agent is not in the room."""
+        """True or False (could be seen at t_s), None when none of the agents is in the room."""
         change = self.change(t_s)
         if change is None:
             return None
