@@ -11,6 +11,13 @@ within LEAVE_S): the sitter, leaving. From then on the track is not counted whil
 shows it is one camera's blob cut by the border; a second view, or a blob inside the
 image, counts it again. (A neighbour who sits down beside a sitter can take one of their
 views into a merged blob too; they stay.)
+
+The seat is remembered, not only its track: a walker passing by can merge with the sliver
+for a moment and pull its track off it, and the walker's own track then lands on the sliver
+(the benchmark's Wednesday, 15:31). Any track whose person is a border sliver within SEAT_M
+of a marked seat is not counted either. A seat is forgotten when someone is seen on it whole
+(a second view, or a blob inside the image: they sat back down) or when no track has been
+on it for LEAVE_S.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ log = logging.getLogger("thermocc.left_behind")
 DEPART_M = 2.0          # a walker first seen this close to a sitter's last place may have been them
 LEAVE_M = 3.0           # ... who then went this far from it
 LEAVE_S = 20.0          # ... within this long
+SEAT_M = 0.4            # a border sliver this close to a marked seat is that seat (its centroid wanders ~0.1 m)
 
 
 class LeftBehind:
@@ -30,6 +38,7 @@ class LeftBehind:
         self.last = {}               # track id -> (views, x, y) at the last tick
         self.pending = {}            # track id -> (seat x, seat y, since ms, [ids of walkers born beside it])
         self.marked = set()          # ids of tracks on a left-behind seat
+        self.seats = []              # [x, y, ms a track was last on it] of the seats marked
         self.count = 0               # seats marked so far, for the statistics
 
     def update(self, tracks, support, t_ms):
@@ -49,6 +58,13 @@ class LeftBehind:
             views, cut = support[t.person]
             before = self.last.get(t.id)
             sliver = views == 1 and cut
+            seats = [seat for seat in self.seats if math.hypot(seat[0] - t.x, seat[1] - t.y) <= SEAT_M]
+            for seat in seats:
+                seat[2] = t_ms
+            if seats and sliver:
+                self.marked.add(t.id)              # whichever track is on it now
+            elif seats:
+                self.seats = [seat for seat in self.seats if seat not in seats]    # someone sits there, seen whole
             if t.id in self.marked:
                 if not sliver:
                     self.marked.discard(t.id)
@@ -59,6 +75,7 @@ class LeftBehind:
                 elif any(w in by_id and math.hypot(by_id[w].x - x, by_id[w].y - y) > LEAVE_M for w in walkers):
                     del self.pending[t.id]
                     self.marked.add(t.id)
+                    self.seats.append([t.x, t.y, t_ms])
                     self.count += 1
                     log.info("%s: track %d at (%.1f, %.1f): someone walked away from it as it lost its second view; "
                              "the border blob left is their seat, not counted while it is all that shows",
@@ -70,5 +87,6 @@ class LeftBehind:
             last[t.id] = (views, t.x, t.y)
         self.last = last
         self.marked &= set(last)
+        self.seats = [seat for seat in self.seats if t_ms - seat[2] <= LEAVE_S * 1000]
         self.pending = {k: v for k, v in self.pending.items() if k in last}
         return self.marked

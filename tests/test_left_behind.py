@@ -63,3 +63,18 @@ def test_nothing_is_marked_without_blob_support():
     for k in range(10):
         tracker.update(np.array([SLIVER]), 1000 * k)
         assert left.update(tracker.tracks, None, 1000 * k) == set()
+
+
+def test_a_passer_whose_track_lands_on_a_left_behind_seat_is_not_counted_there():
+    """The benchmark's Wednesday at 15:31: a walker passing the seat merges with its sliver
+    for a tick (the seat's track is pulled onto them), then the sliver shows alone again and
+    the walker's track takes it while the walker goes on. The seat is remembered: whichever
+    track is on the sliver is not counted, and the walker, seen further on, counts once."""
+    path = _walk((5.7, 1.9), (5.7, 6.0), 6)
+    away = [([SLIVER, p], [(1, True), (2, False)]) for p in path] + [([SLIVER], [(1, True)])] * 30
+    passer = _walk((5.7, 3.5), (5.6, 1.6), 3)
+    by = ([([SLIVER, p], [(1, True), (2, False)]) for p in passer] + [([(5.3, 0.7)], [(2, False)])]
+          + [([SLIVER, (4.3, 0.9)], [(1, True), (2, False)])] + [([SLIVER, (3.6, 0.6)], [(1, True), (2, False)])] * 30)
+    counts = _counts(_sitter_then(away + by))
+    assert counts[-len(by) - 1] == 0                       # the seat alone: nobody
+    assert counts[-25:] == [1] * 25                        # the walker, settled further on; not the seat
