@@ -679,9 +679,10 @@ class BlobFusion:
         if mean_excess is not None and peak_excess is not None:
             pixels = pixels / cluster_clothing_fill(labels, 1, pixels, mean_excess, peak_excess)
         people = np.array([[x, y]], np.float64)
-        sizes, spreads = self.group_sizes(cams, pixels, boxes, labels, people)
+        sizes, _ = self.group_sizes(cams, pixels, boxes, labels, people)
         views = sorted(set(cams.tolist()))
         n = pixels.sum()
+        # (the spread group_sizes gives a cluster it sizes; one view's too, which it does not size)
         spread = float(self.group_spread(self.box_extents(cams, boxes), np.arange(len(cams))))
         m, below = 1, 0.0
         above = sum(self.group_area(k, x, y, 1, spread) for k in views)
