@@ -468,7 +468,9 @@ def main(argv=None):
             r["exact_count_rate"], r["count_mae"], r["presence_f1"],
             "%.2f" % r["position_error_mean_m"] if r["position_error_mean_m"] == r["position_error_mean_m"] else "-"))
             for r in rows.values()))
-    overall = combine([rows["blob"] for rows in table.values()])
+    # (pooled, each episode names its scenario: the sunlit and winter runs replay Monday's)
+    overall = combine([{**rows["blob"], "episodes": [{**e, "scenario": name} for e in rows["blob"]["episodes"]]}
+                       for name, rows in table.items()])
     print("\n== targets, full pipeline (blob mode), all scenarios pooled by ticks (one frame per camera every %g s%s)"
           % (a.frame_interval_s, ", and every %g s while someone walks" % a.moving_interval_s
              if a.moving_interval_s else ""))

@@ -241,14 +241,16 @@ def _episodes(wrong, times):
 
 
 def format_causes(res, indent="  "):
-    """Text lines: people-ticks per cause on wrong ticks, then the longest episodes."""
+    """Text lines: people-ticks per cause on wrong ticks, then the longest episodes (each with
+    its "scenario" in brackets when it has one: a benchmark's pooled list)."""
     lines = []
     if res.get("error_causes"):
         lines.append(indent + "errors on wrong ticks (people-ticks): " + ", ".join(
             "%s %d" % kv for kv in res["error_causes"].items()))
     for e in res.get("episodes", []):
-        lines.append(indent + "%s..%s %4d ticks %s-counted: %s, %s (%.1f, %.1f)" % (
-            e["start"], e["end"][-8:], e["ticks"], e["kind"], e["cause"], e["zone"], e["x"], e["y"]))
+        lines.append(indent + "%s..%s %4d ticks %s-counted: %s, %s (%.1f, %.1f)%s" % (
+            e["start"], e["end"][-8:], e["ticks"], e["kind"], e["cause"], e["zone"], e["x"], e["y"],
+            " [%s]" % e["scenario"] if "scenario" in e else ""))
     return lines
 
 

@@ -411,6 +411,13 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     assert both["exact_count_rate"] == pytest.approx(0.6) and both["ticks_scored"] == 400
     assert both["error_causes"] == {"extra, alone": 5, "missed, alone": 4}
     assert [e["ticks"] for e in both["episodes"]] == [4, 3]
+    # pooled over scenarios, an episode names its scenario (the sunlit run replays Monday's)
+    from thermocc.score import format_causes
+    meeting = {"start": "2026-03-02 12:48:30", "end": "2026-03-02 13:18:30", "ticks": 61, "kind": "over",
+               "cause": "extra, beside someone", "zone": "Main Area", "x": 5.5, "y": 3.2}
+    assert format_causes({"episodes": [meeting]})[0].endswith("Main Area (5.5, 3.2)")
+    assert format_causes({"episodes": [{**meeting, "scenario": "sunlit afternoon"}]})[0].endswith(
+        "Main Area (5.5, 3.2) [sunlit afternoon]")
 
     settings = RenderSettings()
     patch = RoomRenderer(ROOM, settings).sun_patch(14 * 3600)
