@@ -350,6 +350,12 @@ def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, 
     return notes
 
 
+def episode_day(room, date, start_hour, hours, behaviour, seed):
+    """The simulated behaviour of an episode's date, as its run simulated it (seed: Monday's)."""
+    return Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
+                     seed=day_seed(seed, date), scenario=behaviour)
+
+
 # Episodes of a group counted wrong, which group_readings looks at.
 GROUP_CAUSES = ("extra, beside someone", "missed, in a group")
 
@@ -369,8 +375,7 @@ def group_readings(room, settings, start_hour, hours, behaviour, seed, frame_int
         start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
         middle = start + dt.timedelta(seconds=(end - start).total_seconds() // 2 // frame_interval_s * frame_interval_s)
         date = start.date()
-        day = Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
-                        seed=day_seed(seed, date), scenario=behaviour)
+        day = episode_day(room, date, start_hour, hours, behaviour, seed)
         t = (middle - dt.datetime.combine(date, dt.time())).total_seconds()
         agent = nearest_agent(day, t, e["x"], e["y"])
         if agent is None:
@@ -398,8 +403,7 @@ def unseen_ticks(room, settings, start_hour, hours, behaviour, seed, frame_inter
     for e in episodes:
         start, end = (dt.datetime.fromisoformat(e[k]) for k in ("start", "end"))
         date = start.date()
-        day = Behaviour(room, start_date=date, days=max(1, math.ceil((start_hour + hours) / 24)),
-                        seed=day_seed(seed, date), scenario=behaviour)
+        day = episode_day(room, date, start_hour, hours, behaviour, seed)
         midnight = dt.datetime.combine(date, dt.time())
         t, t_end = ((v - midnight).total_seconds() for v in (start, end))
         agent = nearest_agent(day, t, e["x"], e["y"])
