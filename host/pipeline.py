@@ -12,9 +12,10 @@ warm places seated people left behind are marked, so no fusion counts them
 (host/residual.py). The tick's count is the tracker's confirmed tracks, less those on a seat
 someone walked away from that one camera's border still shows (host/left_behind.py, blob
 mode), plus the people held where no working camera sees (host/hidden.py). Fusion is a
-function of the observations it is given: a tick with the same ones as the tick before (a
-still room, whose boards send only on change) reuses that tick's people instead of fusing
-again.
+function of the observations it is given and of where people were tracked before them (a
+group is not counted one more than its tracks on pixels short of fusion.HOLD_FILL): a
+tick with the same observations as the tick before (a still room, whose boards send only
+on change) reuses that tick's people instead of fusing again.
 """
 from __future__ import annotations
 
@@ -147,10 +148,10 @@ class RoomPipeline:
             for k, o in enumerate(self.latest):
                 if ok[k] and o.frame is not None:
                     frames[k], amb[k], usable[k], blobs[k] = person_pixels(o), o.ambient_c, True, o.blobs
-            people = self.frame_fusion.fuse(frames, amb, usable, blobs)
+            people = self.frame_fusion.fuse(frames, amb, usable, blobs, self._tracked())
         else:
             dets = _detections(self.latest, ok)
-            people, labels = self.fusion.fuse(dets, ok)
+            people, labels = self.fusion.fuse(dets, ok, self._tracked())
             support = _support(dets, labels, len(people))
         if n_ok == 0:
             people, support = np.zeros((0, 2)), None
@@ -179,6 +180,10 @@ class RoomPipeline:
                             [(h.id, h.x, h.y, h.zone) for h in hidden])
         for sink in self.sinks:
             sink.tick(self, result)
+
+    def _tracked(self):
+        """Where the confirmed tracks were last (fusion holds a group's count to them)."""
+        return np.array([(t.x, t.y) for t in self.tracker.tracks if t.confirmed]).reshape(-1, 2)
 
     def _log_missing(self, start_ms, ok):
         """Log a camera going missing (no frame for camera_timeout_s) and coming back, once

@@ -760,8 +760,9 @@ def test_a_prepared_pipeline_has_its_tables_before_the_first_tick_and_the_same_r
 
 def test_a_tick_with_the_same_observations_as_the_tick_before_reuses_its_fusion():
     """Boards send on change: in a still room most ticks are given the observations the tick
-    before had. Those reuse its people (fusion is a function of its observations), so the
-    ticks are the same as when every tick fuses, with one fusion per new set of observations."""
+    before had. Those reuse its people (fused once, with the tracks as they were when the
+    observations came), so the ticks are the same as when every tick fuses, with one
+    fusion per new set of observations."""
     import dataclasses
     from thermocc.pipeline import RoomPipeline
     from thermocc_tools.rendered_count import RenderedCount
@@ -785,7 +786,7 @@ def test_a_tick_with_the_same_observations_as_the_tick_before_reuses_its_fusion(
         sink = Ticks(forget)
         pipeline = RoomPipeline(ROOM, [sink], mode="blob")
         fuse, calls = pipeline.fusion.fuse, []
-        pipeline.fusion.fuse = lambda dets, live=None: calls.append(1) or fuse(dets, live)
+        pipeline.fusion.fuse = lambda dets, live=None, tracked=None: calls.append(1) or fuse(dets, live, tracked)
         seq, cache = 0, {}
         for second, people in enumerate(scenes):
             key = tuple(people)
