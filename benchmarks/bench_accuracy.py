@@ -32,12 +32,14 @@ count MAE <= 0.02, presence F1 >= 0.995, mean position error <= 0.25 m.
 --quick shortens every scenario to one hour (and the week to one day) for a fast check.
 Each miss is explained: the causes of its count errors (thermocc.score), the longest
 episodes, what the geometry and the sun patch say about them, and what group sizing reads
-from a group counted wrong when it is rendered without noise; every blob-mode run's
-errors are drawn in <out>/runs/<scenario>/blob/errors.png.
+from a group counted wrong when it is rendered without noise (by pixels alone, and held to
+its people tracked where they are, beside how many people the run tracked there); every
+blob-mode run's errors are drawn in <out>/runs/<scenario>/blob/errors.png.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import datetime as dt
 import json
@@ -56,8 +58,8 @@ from thermocc.daemon import Fuser, replay                      # noqa: E402
 from thermocc.ingest import BLOB_FIELDS, read_raw_csv          # noqa: E402
 from thermocc.plots import count_errors                        # noqa: E402
 from thermocc.room import EXAMPLE_ROOM, load_room              # noqa: E402
-from thermocc.score import (ERROR_CAUSES, MAX_EPISODES, format_causes, format_table, score,   # noqa: E402
-                            settle_window)
+from thermocc.score import (ERROR_CAUSES, GROUP_M, MAX_EPISODES, format_causes, format_table,   # noqa: E402
+                            score, settle_window)
 from thermocc.site import load_site                            # noqa: E402
 from thermocc_tools.room_chain import run_frame_times, simulate_files   # noqa: E402
 from thermocc_tools.occupancy_sim import Behaviour            # noqa: E402
@@ -85,6 +87,11 @@ def scenarios(quick):
         ("one camera offline", [MONDAY], "normal", 10.0, h(4.0), RenderSettings(offline_cameras=(3,))),
         ("sunlit afternoon", [MONDAY], "normal", 12.0, h(5.0), RenderSettings(sun=True, sun_excess_c=10.0)),
     ]
+
+
+def run_tag(name, date):
+    """The folder name of a scenario's simulation and runs of one date (under sim/ and runs/)."""
+    return "%s-%s" % (name.replace(" ", "_"), date.isoformat())
 
 
 def day_seed(seed, date):
@@ -253,14 +260,15 @@ def why(res):
 SUN_MARGIN_M = 0.3
 
 
-def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, moving_interval_s=None):
+def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, moving_interval_s=None,
+           run_ticks=None):
     """What the room's geometry says about a scenario's errors (computed, not asserted), for
     the causes its score res found: floor no working camera sees (people missed out of
     view), people missed alone whom no detector could have seen (tools/visibility.py), what
     group sizing reads from a group counted wrong rendered without noise (group_readings), and
     how many cameras see the sun patch (ghosts: extra people with nobody near). behaviour,
     seed (Monday's), frame_interval_s and moving_interval_s: the scenario's simulation, to
-    render it again."""
+    render it again; run_ticks(date): its blob-mode run's ticks.csv of that date."""
     from thermocc.camera import CameraModel, coverage
     from thermocc.room import point_in_polygon
     from thermocc_tools.thermal_render import RoomRenderer
@@ -276,14 +284,22 @@ def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, 
                      "camera do they raise %d pixels by half the warm threshold and one by all of it over the room "
                      "rendered without them (tools/visibility.py)" % (unseen, looked, MIN_PIXELS))
     groups = group_readings(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working,
-                            [e for e in res.get("episodes", []) if e["cause"] in GROUP_CAUSES], moving_interval_s)
-    for e, size, views, pixels, count, reading in groups:
+                            [e for e in res.get("episodes", []) if e["cause"] in GROUP_CAUSES], moving_interval_s,
+                            run_ticks)
+    for e, size, views, pixels, count, reading, held, tracked in groups:
+        if count == size:
+            verdict = "counts %d, right: the run's noise or background made it wrong" % count
+        elif held == size:
+            verdict = ("counts %d by pixels alone and %d held to its %d people tracked where they are (HOLD_FILL, "
+                       "docs/host.md, \"How far pixels can go\")%s"
+                       % (count, held, size, "" if tracked is None else
+                          "; the run tracked %d people within %.0f m of them then" % (tracked, GROUP_M)))
+        else:
+            verdict = ("counts %d, wrong even from these noise-free images and with its people tracked (the limit "
+                       "of sizing by pixel area, docs/host.md, \"How far pixels can go\")" % count)
         notes.append("%s..%s: %d people there at %s; their blobs, noise-free against a perfect background, hold "
-                     "%d pixels in %d views, which group sizing reads as %.2f people and counts %d%s"
-                     % (e["start"], e["end"][11:], size, e["middle"][11:16], pixels, views, reading, count,
-                        ", wrong even from these noise-free images (the limit of sizing by pixel area, "
-                        "docs/host.md, \"How far pixels can go\")" if count != size
-                        else ", right: the run's noise or background made it wrong"))
+                     "%d pixels in %d views, which group sizing reads as %.2f people and %s"
+                     % (e["start"], e["end"][11:], size, e["middle"][11:16], pixels, views, reading, verdict))
     if settings.offline_cameras and found.get("missed, out of view"):
         xs, ys, seen, _ = coverage(room)
         gx, gy = np.meshgrid(xs, ys)
@@ -361,13 +377,16 @@ GROUP_CAUSES = ("extra, beside someone", "missed, in a group")
 
 
 def group_readings(room, settings, start_hour, hours, behaviour, seed, frame_interval_s, working, episodes,
-                   moving_interval_s=None):
+                   moving_interval_s=None, run_ticks=None):
     """What group sizing makes of each episode's group from noise-free images: at the truth
     time nearest its middle, the agent nearest its place and those chained to them
     (tools/visibility.group_around), their blobs in the working cameras against the room
     rendered without them (Visibility.views), read by BlobFusion.group_reading at their
-    centroid. Returns [(episode with its "middle", people in the group, views, pixels,
-    count, reading)], for the episodes where someone is there and a camera sees them."""
+    centroid, by pixels alone and held to its people tracked where they are. run_ticks(date):
+    the run's ticks.csv of that date, if known. Returns [(episode with its "middle", people
+    in the group, views, pixels, count by pixels alone, reading, count held to its people,
+    people the run tracked within GROUP_M of one of them then, None if not known)], for the
+    episodes where someone is there and a camera sees them."""
     from thermocc.fusion import BlobFusion
     fusion = BlobFusion(room)
     out = []
@@ -389,8 +408,17 @@ def group_readings(room, settings, start_hour, hours, behaviour, seed, frame_int
         where = np.array([(p[1], p[2]) for p in day.positions(t) if p[0] in group])
         cams, pixels, boxes, mean, peak = (np.array(v) for v in zip(*views))
         count, reading = fusion.group_reading(cams, pixels, boxes, *where.mean(axis=0), mean, peak)
+        held, _ = fusion.group_reading(cams, pixels, boxes, *where.mean(axis=0), mean, peak, tracked=where)
+        tracked = None
+        if run_ticks is not None and Path(run_ticks(date)).exists():
+            with open(run_ticks(date), newline="") as f:
+                at = middle.isoformat(sep=" ")
+                run = np.array([(float(r["x"]), float(r["y"])) for r in csv.DictReader(f)
+                                if r["timestamp"] == at and r["x"]]).reshape(-1, 2)
+            gaps = np.hypot(run[:, None, 0] - where[None, :, 0], run[:, None, 1] - where[None, :, 1])
+            tracked = int((gaps.min(axis=1, initial=np.inf) <= GROUP_M).sum())
         out.append(({**e, "middle": middle.isoformat(sep=" ")}, len(group), len(views), int(pixels.sum()), count,
-                    reading))
+                    reading, held, tracked))
     return out
 
 
@@ -441,7 +469,7 @@ def main(argv=None):
             continue
         per_day = []
         for date in dates:
-            tag = "%s-%s" % (name.replace(" ", "_"), date.isoformat())
+            tag = run_tag(name, date)
             data, work = out / "sim" / tag, out / "runs" / tag
             shutil.rmtree(work, ignore_errors=True)
             seed = day_seed(a.seed, date)
@@ -459,7 +487,9 @@ def main(argv=None):
             per_day.append(run_variants(data, work, settings.offline_cameras))
         table[name] = {v: combine([d[v] for d in per_day]) for v in per_day[0]}
         notes[name] = causes(settings, start_hour, hours, table[name]["blob"], behaviour, a.seed, a.frame_interval_s,
-                             a.moving_interval_s)
+                             a.moving_interval_s,
+                             lambda date, name=name: out / "runs" / run_tag(name, date) / "blob" / "outputs" / "lab" /
+                             "ticks.csv")
         print("\n== %s (%d ticks scored, %.0f s so far)" % (name, table[name]["blob"]["ticks_scored"],
                                                              time.monotonic() - started))
         print(format_table(table[name]))

@@ -397,7 +397,7 @@ def _bench_accuracy():
     return module
 
 
-def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
+def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors(tmp_path):
     """The benchmark pools days by ticks (causes summed, the longest episodes kept) and
     blames the sun only where it lay: a ghost whose camera ray meets floor the patch lit in
     the hour before, or a person missed alone on such floor."""
@@ -448,6 +448,17 @@ def test_accuracy_report_pools_days_and_says_where_the_sun_explains_errors():
     # meeting: four at the table and the sitter at the desk beside it)
     meeting = notes(episode("extra, beside someone", 5.5, 3.2, start="12:48:30", end="13:18:30"))
     assert len(meeting) == 1 and "5 people there at 13:03" in meeting[0] and "4 views" in meeting[0], meeting
+    assert "counts 6 by pixels alone and 5 held to its 5 people tracked" in meeting[0], meeting
+    # and how many people the run tracked round them then, from its ticks.csv
+    ticks = tmp_path / "ticks.csv"
+    ticks.write_text("timestamp,count,cameras_ok,person,x,y,zone\n" + "".join(
+        "2026-03-02 13:03:30,7,4,%d,%.2f,%.2f,Main Area\n" % (i, x, y)
+        for i, (x, y) in enumerate([(6.8, 4.4), (5.2, 4.4), (6.0, 3.6), (5.0, 3.8), (6.6, 3.9), (5.5, 3.1),
+                                    (1.0, 1.0)])))
+    meeting = ba.causes(settings, 12, 5, {"error_causes": {}, "episodes": [
+        episode("extra, beside someone", 5.5, 3.2, start="12:48:30", end="13:18:30")]}, "normal", 11, 30.0,
+        run_ticks=lambda date: ticks)
+    assert meeting[0].endswith("the run tracked 6 people within 1 m of them then"), meeting
 
 
 class _Sitter:
