@@ -409,9 +409,9 @@ def group_readings(room, settings, start_hour, hours, behaviour, seed, frame_int
         cams, pixels, boxes, mean, peak = (np.array(v) for v in zip(*views))
         count, reading = fusion.group_reading(cams, pixels, boxes, *where.mean(axis=0), mean, peak)
         held, _ = fusion.group_reading(cams, pixels, boxes, *where.mean(axis=0), mean, peak, tracked=where)
-        tracked = None
-        if run_ticks is not None and Path(run_ticks(date)).exists():
-            with open(run_ticks(date), newline="") as f:
+        tracked, ticks = None, run_ticks and Path(run_ticks(date))
+        if ticks and ticks.exists():
+            with open(ticks, newline="") as f:
                 at = middle.isoformat(sep=" ")
                 run = np.array([(float(r["x"]), float(r["y"])) for r in csv.DictReader(f)
                                 if r["timestamp"] == at and r["x"]]).reshape(-1, 2)
