@@ -28,14 +28,14 @@ import numpy as np
 from scipy import ndimage
 
 from thermocc.camera import PERSON_RADIUS_M, coverage, floor_mask
+from thermocc.tracker import WALKING_M_PER_S
 
 log = logging.getLogger("thermocc.hidden")
 
 CELL_M = 0.1
-# A track lost while walking (1 m/s; slower as a view loses them) may have walked into a
-# hiding place; one lost sitting still (a few cm/s of jitter) has not. At one frame in 30 s
-# nobody is seen walking, so nobody is held: people leave unseen between frames too.
-WALKING_M_PER_S = 0.2
+# A track lost while walking (tracker.WALKING_M_PER_S) may have walked into a hiding place;
+# one lost sitting still has not. At one frame in 30 s nobody is seen walking, so nobody is
+# held: people leave unseen between frames too.
 
 
 class HiddenPerson:

@@ -29,7 +29,7 @@ from thermocc.ingest import KIND_PERSON, person_detections
 from thermocc.left_behind import LeftBehind
 from thermocc.residual import ResidualHeat
 from thermocc.series import StepAggregates, build_rows, history_length
-from thermocc.tracker import Tracker
+from thermocc.tracker import LIFT_S, Tracker
 
 log = logging.getLogger("thermocc.pipeline")
 
@@ -67,6 +67,7 @@ class RoomPipeline:
         self.fused_from = ()         # the observations the last fusion was given (None: a camera not used)
         self.fused_people = np.zeros((0, 2))
         self.fused_support = None
+        self.fused_in_group = None
         self.unknown = 0
         self.blobs_only = 0
         self.missing = [False] * len(room.cameras)      # logged as missing (no frame for camera_timeout_s)
@@ -139,7 +140,7 @@ class RoomPipeline:
         used = tuple(o if good else None for o, good in zip(self.latest, ok))
         support = None
         if len(used) == len(self.fused_from) and all(a is b for a, b in zip(used, self.fused_from)):
-            people, support = self.fused_people, self.fused_support
+            people, support, in_group = self.fused_people, self.fused_support, self.fused_in_group
         elif self.mode == "frame":
             frames = np.zeros((len(ok), 768))
             amb = np.zeros(len(ok))
@@ -149,14 +150,16 @@ class RoomPipeline:
                 if ok[k] and o.frame is not None:
                     frames[k], amb[k], usable[k], blobs[k] = person_pixels(o), o.ambient_c, True, o.blobs
             people = self.frame_fusion.fuse(frames, amb, usable, blobs, self._tracked())
+            in_group = self.frame_fusion.association.group_size > 1 if len(people) else None
         else:
             dets = _detections(self.latest, ok)
             people, labels = self.fusion.fuse(dets, ok, self._tracked())
             support = _support(dets, labels, len(people))
+            in_group = self.fusion.group_size > 1
         if n_ok == 0:
-            people, support = np.zeros((0, 2)), None
-        self.fused_from, self.fused_people, self.fused_support = used, people, support
-        tracks = self.tracker.update(people, end_ms)
+            people, support, in_group = np.zeros((0, 2)), None, None
+        self.fused_from, self.fused_people, self.fused_support, self.fused_in_group = used, people, support, in_group
+        tracks = self.tracker.update(people, end_ms, in_group)
         left = self.left_behind.update(self.tracker.tracks, support, end_ms)
         if left:
             tracks = [t for t in tracks if t.id not in left]
@@ -182,8 +185,10 @@ class RoomPipeline:
             sink.tick(self, result)
 
     def _tracked(self):
-        """Where the confirmed tracks were last (fusion holds a group's count to them)."""
-        return np.array([(t.x, t.y) for t in self.tracker.tracks if t.confirmed]).reshape(-1, 2)
+        """Where the confirmed tracks were last (fusion holds a group's count to them), but
+        for tracks born of a walker's lift less than tracker.LIFT_S before their last match."""
+        return np.array([(t.x, t.y) for t in self.tracker.tracks if t.confirmed and
+                         not (t.walker_lift and t.seen_ms - t.born_ms < LIFT_S * 1000)]).reshape(-1, 2)
 
     def _log_missing(self, start_ms, ok):
         """Log a camera going missing (no frame for camera_timeout_s) and coming back, once

@@ -6,7 +6,9 @@ coasts for track_coast_ticks and then ends. A confirmed track born within door_r
 of a door counts as an entry; one that ends within it counts as an exit. Each track keeps
 its zone and how long it has been in the room and in that zone (dwell), and how fast it
 moved over its last few matched steps. Each update lists the tracks it confirmed and the
-confirmed tracks it ended, for the people held out of view (host/hidden.py).
+confirmed tracks it ended, for the people held out of view (host/hidden.py). A track born
+in a group while someone tracked beside it walks is marked (Track.walker_lift): fusion
+does not take it as someone in the group until it is LIFT_S old (RoomPipeline._tracked).
 """
 from __future__ import annotations
 
@@ -17,6 +19,15 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from thermocc.room import distance_to_segment
+
+WALKING_M_PER_S = 0.2     # a track this fast walks (1 m/s; slower as a view loses them); a sitter jitters a few cm/s
+# A walker who merges into a group for a moment lifts its pixels past what its people cover
+# (standing, taller than the seated outline fusion sizes groups by), and fusion may count
+# one more: a track born in the group then, within LIFT_REACH_M of a walking track, is
+# likely that lift, and once the walker has gone it would hold the group one over
+# (fusion.HOLD_FILL). It does not count as someone round the group for LIFT_S.
+LIFT_REACH_M = 1.5
+LIFT_S = 60.0
 
 
 @dataclass
@@ -34,6 +45,7 @@ class Track:
     seen_ms: int = 0             # when last matched
     speed_m_s: float = 0.0       # its last matched step's, or half the one before if more: walking ~1, sitting ~0
     person: int = -1             # index of the fused person it matched in the last update (-1: none)
+    walker_lift: bool = False    # born in a group while a track within LIFT_REACH_M walked
 
 
 class Tracker:
@@ -54,8 +66,9 @@ class Tracker:
     def _near_door(self, x, y):
         return any(distance_to_segment(x, y, *d.a, *d.b) <= self.door_radius for d in self.room.doors)
 
-    def update(self, people, t_ms):
-        """people: (k, 2) fused positions of this tick. Returns the tracks that count now."""
+    def update(self, people, t_ms, in_group=None):
+        """people: (k, 2) fused positions of this tick; in_group: per person, whether fusion
+        counted them in a group (None: none). Returns the tracks that count now."""
         tracks = self.tracks
         matched_t, matched_p = np.zeros(0, int), np.zeros(0, int)
         if tracks and len(people):
@@ -104,8 +117,11 @@ class Tracker:
             if pi in used:
                 continue
             x, y = float(people[pi, 0]), float(people[pi, 1])
+            lift = in_group is not None and bool(in_group[pi]) and any(
+                o.confirmed and o.speed_m_s >= WALKING_M_PER_S and math.hypot(o.x - x, o.y - y) <= LIFT_REACH_M
+                for o in survivors)
             t = Track(self.next_id, x, y, self.room.zone_index(x, y), t_ms, t_ms, self._near_door(x, y), seen_ms=t_ms,
-                      person=pi)
+                      person=pi, walker_lift=lift)
             self.next_id += 1
             if self.confirm <= 1:
                 t.confirmed = True

@@ -803,3 +803,38 @@ def test_a_tick_with_the_same_observations_as_the_tick_before_reuses_its_fusion(
     assert reused == fused_each
     assert {2, 3} <= {count for count, _ in reused}              # the pair, and the walker with them
     assert fused_every == len(fused_each) and fused_reused < len(fused_each) / 2
+
+
+def test_a_track_born_in_a_group_as_a_walker_merges_is_not_someone_round_it_for_a_minute():
+    """A walker who merges into a group for a moment lifts its pixels, and fusion may count
+    one more there. The track born in the group then (a walking track within LIFT_REACH_M)
+    is marked, and the hold (RoomPipeline._tracked) does not count it round the group until
+    it is LIFT_S old. A track born in a group with nobody walking is not marked."""
+    from thermocc.pipeline import RoomPipeline
+    from thermocc.tracker import LIFT_S
+
+    def run(walker_steps):
+        pipeline = RoomPipeline(ROOM, [], mode="blob")
+        tracker, sitter, t = pipeline.tracker, (5.0, 4.0), 0
+        for w in walker_steps:                  # a sitter, and someone 3 m off who walks or stands
+            tracker.update(np.array([sitter, w]), t)
+            t += 1000
+        # they come up beside the sitter: fusion counts three people in one group
+        tracker.update(np.array([sitter, (4.6, 4.0), (5.3, 4.4)]), t, np.array([True, True, True]))
+        born = max(tracker.tracks, key=lambda k: k.id)
+        for _ in range(2):                      # confirmed, and still there a little later
+            t += 1000
+            tracker.update(np.array([sitter, (4.6, 4.0), (5.3, 4.4)]), t, np.array([True, True, True]))
+        return pipeline, born, t
+
+    pipeline, born, t = run([(2.0, 4.0), (3.0, 4.0), (4.0, 4.0)])
+    assert born.walker_lift and born.confirmed
+    assert len(pipeline._tracked()) == 2                      # the sitter and the walker
+    while born.seen_ms - born.born_ms < LIFT_S * 1000:
+        t += 5000
+        pipeline.tracker.update(np.array([(5.0, 4.0), (4.6, 4.0), (5.3, 4.4)]), t, np.array([True, True, True]))
+    assert len(pipeline._tracked()) == 3
+
+    pipeline, born, _ = run([(4.6, 4.0)] * 3)                 # standing beside the sitter all along
+    assert born.confirmed and not born.walker_lift
+    assert len(pipeline._tracked()) == 3
