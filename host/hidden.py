@@ -15,6 +15,19 @@ after `hidden_max_s` (they may have left through a door no camera sees). People 
 saw when it went offline are held where it last saw them, sitting or not: its going silent
 does not empty its part of the room.
 
+Someone can also vanish in view: a person who sits down where the sun has warmed the floor
+to their own temperature reads as that floor, which the detector's background had learned
+(docs/detection.md, "stranded warm islands"), so their track is lost within minutes of
+their sitting down. A confirmed track lost sitting still, away from the doors, counted when
+it was lost, between STILL_MIN_S and STILL_MAX_S after it was first seen, and with no other
+track within track_gate_m in its last NEIGHBOUR_S (else it may have been one person split
+in two, or swapped with a neighbour), is held where it sat, unless a new track was
+confirmed in the same moments (a walker seen here and then there, as above). Such a person
+is in view: nothing ends their hold but a new track confirmed (the nearest held person
+came back: they stood up and were seen) or hidden_max_s. Someone seated longer stays seen
+(the background is not learned under people), so a track lost after STILL_MAX_S is someone
+who left.
+
 Hiding places are the floor cells at the target height that no working camera sees, less a
 body's radius next to seen floor (`camera.PERSON_RADIUS_M`: a person there would show at
 the edge of a view). A hidden person is placed in the zone that is most hidden, by share
@@ -33,17 +46,21 @@ from thermocc.tracker import WALKING_M_PER_S
 log = logging.getLogger("thermocc.hidden")
 
 CELL_M = 0.1
+STILL_MIN_S = 60.0       # a track seen this long, still when lost, had sat down (not paused)
+STILL_MAX_S = 300.0      # one lost later than this after it was first seen left (unseen)
+NEIGHBOUR_S = 60.0       # no other track within track_gate_m for this long before it was lost
 # A track lost while walking (tracker.WALKING_M_PER_S) may have walked into a hiding place;
 # one lost sitting still has not. At one frame in 30 s nobody is seen walking, so nobody is
 # held: people leave unseen between frames too.
 
 
 class HiddenPerson:
-    __slots__ = ("id", "x", "y", "zone", "since_ms", "in_view_ms")
+    __slots__ = ("id", "x", "y", "zone", "since_ms", "in_view_ms", "sat_unseen")
 
-    def __init__(self, pid, x, y, zone, since_ms):
+    def __init__(self, pid, x, y, zone, since_ms, sat_unseen=False):
         self.id, self.x, self.y, self.zone, self.since_ms = pid, x, y, zone, since_ms
         self.in_view_ms = None       # since when their place is in a working camera's view
+        self.sat_unseen = sat_unseen    # lost in view, sitting where the floor is as warm as they are
 
     def __getstate__(self):
         return tuple(getattr(self, k) for k in self.__slots__)
@@ -108,6 +125,7 @@ class HiddenPeople:
         # a walker's new track is confirmed before the old one coasts out: their events pair up this long
         self.pair_ms = int(round((s.track_coast_ticks + 1) * s.tick_s * 1000))
         self.settle_ms = self.pair_ms
+        self.gate_m = s.track_gate_m
         self.people: list[HiddenPerson] = []
         self.births = []             # [t_ms, track, HiddenPerson it took or None] of recent births, oldest first
         self.recent_losses = []      # t_ms of tracks lost in view (nobody held), oldest first
@@ -145,9 +163,10 @@ class HiddenPeople:
             out["%s/%s offline" % (c.node, c.id)] = of([j != k for j in range(n)])
         return out
 
-    def update(self, ok, confirmed, ended, t_ms):
+    def update(self, ok, confirmed, ended, t_ms, uncounted=()):
         """One tick. confirmed: tracks confirmed this tick; ended: (track, at_door) of the
-        confirmed tracks that ended this tick. Returns the people hidden now."""
+        confirmed tracks that ended this tick; uncounted: ids of tracks not counted at the
+        tick before (host/left_behind.py). Returns the people hidden now."""
         if self.reach_m <= 0 or not any(ok):
             return self.people           # no camera looked: no evidence either way
         cameras = tuple(bool(v) for v in ok)
@@ -182,13 +201,17 @@ class HiddenPeople:
                 continue
             if at_door:
                 continue
-            if not places:
-                self.recent_losses.append(t_ms)
-                continue
-            if t.seen_ms < self.cameras_since_ms and places.holds(t.x, t.y):
+            if places and t.seen_ms < self.cameras_since_ms and places.holds(t.x, t.y):
                 # last seen before a camera went offline, where no working camera sees now
                 zone = self.room.zone_index(t.x, t.y)
                 self._hold(HiddenPerson(t.id, t.x, t.y, zone, t_ms), "was seen only by a camera now missing")
+                continue
+            if self._sat_unseen(t, t_ms, uncounted):
+                self._hold(HiddenPerson(t.id, t.x, t.y, t.zone, t_ms, sat_unseen=True),
+                           "was lost in view %.0f s after first seen, sitting still" % ((t.seen_ms - t.born_ms) / 1000))
+                continue
+            if not places:
+                self.recent_losses.append(t_ms)
                 continue
             spot = places.near(t.x, t.y, self.reach_m) if t.speed_m_s >= WALKING_M_PER_S else None
             if spot is not None:
@@ -197,8 +220,8 @@ class HiddenPeople:
                 self.recent_losses.append(t_ms)
         keep = []
         for h in self.people:
-            if places.holds(h.x, h.y):
-                h.in_view_ms = None
+            if h.sat_unseen or places.holds(h.x, h.y):
+                h.in_view_ms = None      # (a person sat unseen is in view: their place shows nothing)
             elif h.in_view_ms is None:
                 h.in_view_ms = t_ms
             if h.in_view_ms is not None and t_ms - h.in_view_ms > self.settle_ms:
@@ -212,6 +235,13 @@ class HiddenPeople:
                 keep.append(h)
         self.people = keep
         return self.people
+
+    def _sat_unseen(self, t, t_ms, uncounted):
+        """Whether a confirmed track lost in view is someone who sat down where the floor is
+        as warm as they are (see the module's text)."""
+        seen_s = (t.seen_ms - t.born_ms) / 1000
+        return (t.speed_m_s < WALKING_M_PER_S and STILL_MIN_S <= seen_s <= STILL_MAX_S and t.id not in uncounted
+                and (t.crowded_ms is None or t_ms - t.crowded_ms > NEIGHBOUR_S * 1000))
 
     def _hold(self, person, why):
         self.people.append(person)

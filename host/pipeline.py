@@ -57,6 +57,7 @@ class RoomPipeline:
         self.residual = ResidualHeat(room, self.fusion)
         self.hidden = HiddenPeople(room)
         self.left_behind = LeftBehind(room)
+        self.left_before = set()     # ids of the tracks left_behind did not count at the last tick
         self.sinks = list(sinks)
         self.tick = None            # index of the tick being filled
         self.step = None            # index of the step being filled
@@ -163,7 +164,8 @@ class RoomPipeline:
         left = self.left_behind.update(self.tracker.tracks, support, end_ms)
         if left:
             tracks = [t for t in tracks if t.id not in left]
-        hidden = self.hidden.update(ok, self.tracker.confirmed_now, self.tracker.ended_now, end_ms)
+        hidden = self.hidden.update(ok, self.tracker.confirmed_now, self.tracker.ended_now, end_ms, self.left_before)
+        self.left_before = set(left)     # (a track that ends is no longer in left_behind's set)
         count = len(tracks) + len(hidden)
         self.s_ticks += 1
         self.s_cam_ok += n_ok

@@ -9,6 +9,7 @@ moved over its last few matched steps. Each update lists the tracks it confirmed
 confirmed tracks it ended, for the people held out of view (host/hidden.py). A track born
 in a group while someone tracked beside it walks is marked (Track.walker_lift): fusion
 does not take it as someone in the group until it is LIFT_S old (RoomPipeline._tracked).
+Each track also remembers when another was last within track_gate_m of it (crowded_ms).
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class Track:
     speed_m_s: float = 0.0       # its last matched step's, or half the one before if more: walking ~1, sitting ~0
     person: int = -1             # index of the fused person it matched in the last update (-1: none)
     walker_lift: bool = False    # born in a group while a track within LIFT_REACH_M walked
+    crowded_ms: int | None = None    # when another track was last within track_gate_m (None: never)
 
 
 class Tracker:
@@ -130,4 +132,12 @@ class Tracker:
                     self.entries += 1
             survivors.append(t)
         self.tracks = survivors
+        if len(survivors) > 1:
+            # the tracker could swap these two, or they are one person split in two
+            pos = np.array([[t.x, t.y] for t in survivors])
+            dx, dy = pos[:, None, 0] - pos[None, :, 0], pos[:, None, 1] - pos[None, :, 1]
+            close = (dx * dx + dy * dy <= self.gate * self.gate).sum(1) > 1      # (itself is one)
+            for t, c in zip(survivors, close.tolist()):
+                if c:
+                    t.crowded_ms = t_ms
         return [t for t in survivors if t.confirmed]

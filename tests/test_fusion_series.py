@@ -577,6 +577,62 @@ def test_a_hidden_person_is_not_a_walker_seen_twice_and_is_not_held_for_ever():
     assert hidden.update((True,) * 4, [], [], 10_001_001 + hidden.settle_ms) == []
 
 
+def test_a_track_lost_in_view_minutes_after_its_person_sat_down_is_held_where_they_sat():
+    """Every camera working. A confirmed track lost sitting still, between hidden.STILL_MIN_S
+    and STILL_MAX_S after it was first seen, is someone who sat where the floor is as warm as
+    they are (the sun warmed it): held where they sat, in view, until a new track is
+    confirmed (they stood up and were seen) or hidden_max_s. Not held: a track lost sooner
+    (someone pausing) or later (they left), one with another track within track_gate_m in
+    its last NEIGHBOUR_S (one person split in two, or a swap), one not counted (a seat left
+    behind), one lost walking or at the door, or one lost as another was confirmed (a walker
+    seen twice)."""
+    from thermocc import hidden as H
+    from thermocc.tracker import Track
+    ok = (True,) * 4
+
+    def lost(i, seen_s, x=9.6, y=0.6, speed=0.05, crowded_ms=None):
+        return Track(i, x, y, ROOM.zone_index(x, y), 0, 0, False, confirmed=True, speed_m_s=speed,
+                     seen_ms=int(seen_s * 1000), crowded_ms=crowded_ms)
+
+    sat = H.STILL_MIN_S + 60
+    people = H.HiddenPeople(ROOM)
+    held = people.update(ok, [], [(lost(1, sat), False)], int(sat * 1000) + 4000)
+    assert [(h.id, h.x, h.y, ROOM.zones[h.zone].name, h.sat_unseen) for h in held] == [(1, 9.6, 0.6, "Office", True)]
+    assert len(people.update(ok, [], [], 1_000_000)) == 1            # in view, showing nothing: still held
+    assert people.update(ok, [lost(2, 1000, x=3.0, y=3.0, speed=1.0)], [], 1_001_000) == []   # stood up, seen
+    assert len(people.update(ok, [], [(lost(3, sat), False)], 2_000_000)) == 1
+    max_ms = int(ROOM.settings.hidden_max_s * 1000)
+    assert len(people.update(ok, [], [], 2_000_000 + max_ms)) == 1
+    assert people.update(ok, [], [], 2_000_001 + max_ms) == []
+
+    t = 10_000_000
+    neighbour_ms = int(H.NEIGHBOUR_S * 1000)
+    for track, at_door, uncounted in [
+            (lost(4, H.STILL_MIN_S - 5), False, ()),                   # paused, then went on unseen
+            (lost(5, H.STILL_MAX_S + 5), False, ()),                   # seen sitting for long: left
+            (lost(6, sat, crowded_ms=t - neighbour_ms + 5000), False, ()),   # a neighbour within the minute
+            (lost(7, sat), False, {7}),                                # a seat left behind, not counted
+            (lost(8, sat, speed=1.0), False, ()),                      # walking, in full view
+            (lost(9, sat, x=6.0, y=6.5), True, ())]:                   # at the door
+        assert people.update(ok, [], [(track, at_door)], t, uncounted) == [], track.id
+    assert len(people.update(ok, [], [(lost(10, sat, crowded_ms=t - neighbour_ms - 5000), False)], t)) == 1
+    people = H.HiddenPeople(ROOM)
+    assert people.update(ok, [lost(11, 1, x=3.0, y=3.0, speed=1.0)], [], 20_000_000) == []
+    assert people.update(ok, [], [(lost(12, sat), False)], 20_002_000) == []      # a walker seen twice
+
+
+def test_someone_who_vanishes_minutes_after_sitting_down_stays_counted():
+    """Through the pipeline, every camera working: a seated person shown for two minutes and
+    then rendered no more (as someone on a sun-warmed floor reads) stays counted where they
+    sat; one shown for ten minutes and then gone is not (they left)."""
+    seat = (3.5, 3.0)
+    ticks = _run_scenes(ROOM, [[(*seat, "seated")]] * 120 + [[]] * 200, (0, 1, 2, 3))
+    assert [c for c, _ in ticks[5:]] == [1] * len(ticks[5:])
+    assert [z for _, _, z in ticks[-1][1]] == [ROOM.zones[ROOM.zone_index(*seat)].name]
+    ticks = _run_scenes(ROOM, [[(*seat, "seated")]] * 600 + [[]] * 100, (0, 1, 2, 3))
+    assert [c for c, _ in ticks[5:600]] == [1] * 595 and set(c for c, _ in ticks[620:]) == {0}
+
+
 def test_of_tracks_confirmed_together_the_one_nearest_a_hidden_person_is_them_coming_back():
     """Frame mode, a camera offline (traced in the accuracy benchmark): someone walks out of
     the Pantry while a sitter's track jumps and a new one is born on the sitter. Both are
