@@ -332,7 +332,9 @@ def causes(settings, start_hour, hours, res, behaviour, seed, frame_interval_s, 
         notes.append("%d of the missed ticks listed are people at a spot the sun lay on within the hour before: "
                      "the background learned that floor warm while they were away, and clothed they read about as "
                      "warm as it; nothing in the image shows them until the patch moves on and the floor round "
-                     "them cools, when the detector frees their stranded warm island (docs/detection.md)"
+                     "them cools, when the detector frees their stranded warm island (docs/detection.md); the "
+                     "host holds someone where they sat when it saw them sit and lost them within minutes, with no "
+                     "walker seen as they vanished (host/hidden.py, docs/host.md \"People who vanish in view\")"
                      % sum(e["ticks"] for e in lost))
     # a ghost on sunlit floor: a camera's ray through it (placed at the target height)
     # meets the floor where the patch lay

@@ -1,4 +1,5 @@
-"""People out of every working camera's view: where a person can be unseen, and who is there.
+"""People no camera shows: out of every working camera's view (where a person can be unseen,
+and who is there), or lost in view where the floor is as warm as they are.
 
 With its four cameras working, the example room has no floor where a whole person is
 unseen (only strips along the walls, narrower than a body). With a camera offline, a

@@ -11,7 +11,8 @@ and lower the step's coverage, they never stop the room. As each observation arr
 warm places seated people left behind are marked, so no fusion counts them
 (host/residual.py). The tick's count is the tracker's confirmed tracks, less those on a seat
 someone walked away from that one camera's border still shows (host/left_behind.py, blob
-mode), plus the people held where no working camera sees (host/hidden.py). Fusion is a
+mode), plus the people held where no working camera sees or where they vanished in view
+minutes after sitting down (host/hidden.py). Fusion is a
 function of the observations it is given and of where people were tracked before them (a
 group is not counted one more than its tracks on pixels short of fusion.HOLD_FILL): a
 tick with the same observations as the tick before (a still room, whose boards send only
