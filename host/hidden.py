@@ -51,8 +51,9 @@ STILL_MIN_S = 60.0       # a track seen this long, still when lost, had sat down
 STILL_MAX_S = 300.0      # one lost later than this after it was first seen left (unseen)
 NEIGHBOUR_S = 60.0       # no other track within track_gate_m for this long before it was lost
 # A track lost while walking (tracker.WALKING_M_PER_S) may have walked into a hiding place;
-# one lost sitting still has not. At one frame in 30 s nobody is seen walking, so nobody is
-# held: people leave unseen between frames too.
+# one lost sitting still has not (it may have sat unseen, STILL_MIN_S..STILL_MAX_S). At one
+# frame in 30 s nobody is seen walking, so no walker is held: people leave unseen between
+# frames too.
 
 
 class HiddenPerson:
@@ -126,7 +127,6 @@ class HiddenPeople:
         # a walker's new track is confirmed before the old one coasts out: their events pair up this long
         self.pair_ms = int(round((s.track_coast_ticks + 1) * s.tick_s * 1000))
         self.settle_ms = self.pair_ms
-        self.gate_m = s.track_gate_m
         self.people: list[HiddenPerson] = []
         self.births = []             # [t_ms, track, HiddenPerson it took or None] of recent births, oldest first
         self.recent_losses = []      # t_ms of tracks lost in view (nobody held), oldest first

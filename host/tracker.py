@@ -9,7 +9,8 @@ moved over its last few matched steps. Each update lists the tracks it confirmed
 confirmed tracks it ended, for the people held out of view (host/hidden.py). A track born
 in a group while someone tracked beside it walks is marked (Track.walker_lift): fusion
 does not take it as someone in the group until it is LIFT_S old (RoomPipeline._tracked).
-Each track also remembers when another was last within track_gate_m of it (crowded_ms).
+Each track also remembers when another was last within track_gate_m of it (crowded_ms:
+host/hidden.py holds no one lost beside another).
 """
 from __future__ import annotations
 
